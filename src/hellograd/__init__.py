@@ -1,0 +1,20 @@
+"""hellograd: a small, fast reverse-mode automatic differentiation engine on NumPy.
+
+Written chapter by chapter in the book *Hello, Autodiff*.
+"""
+
+from .autograd import grad, no_grad, is_grad_enabled, topological_order
+from .gradcheck import GradcheckError, gradcheck
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor",
+    "grad",
+    "no_grad",
+    "is_grad_enabled",
+    "topological_order",
+    "gradcheck",
+    "GradcheckError",
+]
