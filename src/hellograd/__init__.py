@@ -5,12 +5,14 @@ Written chapter by chapter in the book *Hello, Autodiff*.
 
 from .autograd import grad, no_grad, is_grad_enabled, topological_order
 from .gradcheck import GradcheckError, gradcheck
+from .scalar import Scalar
 from .tensor import Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor",
+    "Scalar",
     "grad",
     "no_grad",
     "is_grad_enabled",
