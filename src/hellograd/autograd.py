@@ -12,6 +12,8 @@ import threading
 
 import numpy as np
 
+from . import anomaly
+
 _state = threading.local()
 
 
@@ -101,18 +103,20 @@ def backpropagate(root, root_grad, create_graph, on_gradient):
     from .tensor import Tensor
 
     grads = {id(root): root_grad}
-    with _grad_mode(create_graph):
+    with _grad_mode(create_graph), anomaly.backward_phase():
         for node in reversed(topological_order(root)):
             grad = grads.pop(id(node), None)
             if grad is None:
                 continue
             on_gradient(node, grad)
-            for parent, rule in zip(node._parents, node._backward_rules):
+            for index, (parent, rule) in enumerate(zip(node._parents, node._backward_rules)):
                 if not parent.requires_grad:
                     continue
                 parent_grad = rule(grad, node)
                 if not isinstance(parent_grad, Tensor):
                     parent_grad = Tensor(parent_grad)
+                if anomaly.enabled:  # inside detect_anomaly(): stop at the first NaN/inf gradient
+                    anomaly.on_gradient(node, index, parent_grad)
                 parent_grad = unbroadcast(parent_grad, parent.shape)
                 previous = grads.get(id(parent))
                 grads[id(parent)] = parent_grad if previous is None else previous + parent_grad

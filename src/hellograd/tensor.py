@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-from . import autograd
+from . import anomaly, autograd
 from .autograd import is_grad_enabled
 
 
@@ -62,6 +62,8 @@ def _make(op, data, parents, rules):
         out.requires_grad = False
         out._parents = ()
         out._backward_rules = ()
+    if anomaly.enabled:  # inside detect_anomaly(): record the call site, check for NaN/inf
+        anomaly.on_forward(out)
     return out
 
 
@@ -106,6 +108,7 @@ class Tensor:
 
     # NumPy then defers to us: `array * tensor` calls Tensor.__rmul__.
     __array_ufunc__ = None
+    _site = None  # where the op was created; recorded only inside detect_anomaly()
 
     def __init__(self, data, requires_grad=False, name=None):
         self.data = _as_array(data)
