@@ -6,6 +6,7 @@ Written chapter by chapter in the book *Hello, Autodiff*.
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import grad, no_grad, is_grad_enabled, topological_order
 from .custom import custom_gradient
+from .dual import Dual
 from .gradcheck import GradcheckError, gradcheck
 from .scalar import Scalar
 from .tensor import Tensor
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor",
     "Scalar",
+    "Dual",
     "grad",
     "no_grad",
     "is_grad_enabled",
