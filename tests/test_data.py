@@ -13,6 +13,7 @@ import socket
 import threading
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,6 +59,7 @@ def offline(monkeypatch, tmp_path):
     real_mnist_dir = os.environ.get("MNIST_DIR")
     monkeypatch.delenv("MNIST_DIR", raising=False)
     monkeypatch.setattr(hellograd.data, "MIRRORS", ())
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # a proxy setting must not reroute the server
     real_urlopen = urllib.request.urlopen
 
     def local_urlopen(url, *args, **kwargs):
@@ -252,3 +254,142 @@ def test_batches_bad_arguments():
         batches(x, y[:4], 2, shuffle=False)
     with pytest.raises(ValueError, match="batch_size"):
         batches(x, y, 0, shuffle=False)
+
+
+# --- downloads, from a server on 127.0.0.1 --------------------------------------------------
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the folder; under /liar/ it promises more bytes than it sends, then hangs up;
+    under /nolength/ it sends good/'s files without saying how long they are."""
+
+    def do_GET(self):
+        if self.path.startswith("/liar/"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b" + bytes(100))
+        elif self.path.startswith("/nolength/"):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write((Path(self.directory) / "good" / self.path[10:]).read_bytes())
+        else:
+            return super().do_GET()
+        self.close_connection = True
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture
+def server(tmp_path, fake):
+    """A base URL whose folders are mirrors: good/ (the fake files), corrupt/ (gzipped files
+    with the wrong contents), truncated/ (cut-off gzip files), liar/; missing/ is a 404."""
+    files, _ = fake
+    root = tmp_path / "www"
+    write_files(root / "good", files, gzipped=True)
+    write_files(root / "corrupt", {n: b[:-1] + b"\x00" for n, b in files.items()}, gzipped=True)
+    (root / "truncated").mkdir()
+    for name in files:
+        (root / "truncated" / (name + ".gz")).write_bytes(
+            (root / "good" / (name + ".gz")).read_bytes()[:-30])
+    handler = functools.partial(Handler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cached_names():
+    return sorted(p.name for p in cache().iterdir()) if cache().exists() else []
+
+
+def test_download_tries_the_mirrors_in_turn(server, fake, monkeypatch):
+    _, arrays = fake
+    calls = []
+    mirrors = [f"http://127.0.0.1:{closed_port()}/", f"{server}/missing/", f"{server}/good"]
+    loaded = load_mnist(mirrors=mirrors, progress=lambda *args: calls.append(args))
+    assert_same(loaded, arrays)
+    assert cached_names() == sorted(name + ".gz" for name in FILES)  # nothing else, no temp
+    for name in FILES:
+        done = [d for label, d, total in calls if label == name + ".gz"]
+        totals = {total for label, d, total in calls if label == name + ".gz"}
+        size = (cache() / (name + ".gz")).stat().st_size
+        assert done[0] == 0 and done[-1] == size and done == sorted(done) and totals == {size}
+        assert (cache() / (name + ".gz")).stat().st_mode & 0o777 == 0o644
+    # from now on the cache is enough, without the network
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("network used"))
+    assert_same(load_mnist(download=False), arrays)
+
+
+def test_download_shows_progress_on_stderr(server, capsys):
+    load_mnist(mirrors=[f"{server}/good/"])
+    err = capsys.readouterr().err
+    for name in FILES:
+        assert f"downloading {name}.gz: 100%" in err
+
+
+def test_only_missing_files_are_downloaded(tmp_path, server, fake):
+    files, arrays = fake
+    write_files(tmp_path / "root", {n: files[n] for n in FILES[:3]}, gzipped=False)
+    labels = []
+    loaded = load_mnist(tmp_path / "root", mirrors=[f"{server}/good/"],
+                        progress=lambda label, done, total: labels.append(label))
+    assert_same(loaded, arrays)
+    assert set(labels) == {"t10k-labels-idx1-ubyte.gz"}
+    assert cached_names() == ["t10k-labels-idx1-ubyte.gz"]
+
+
+@pytest.mark.parametrize("mirror, reason", [
+    ("corrupt", "checksum mismatch"),
+    ("truncated", "not a valid gzip file"),
+    ("liar", "download incomplete"),
+    ("missing", "404"),
+])
+def test_a_bad_download_is_rejected_and_nothing_is_kept(server, mirror, reason):
+    url = f"{server}/{mirror}/"
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist(mirrors=[url], progress=False)
+    message = str(info.value)
+    assert "train-images-idx3-ubyte" in message and "every mirror failed" in message
+    assert f"{url}train-images-idx3-ubyte.gz" in message and reason in message
+    assert "MNIST_DIR" in message and "root=" in message
+    assert cached_names() == []
+
+
+def test_a_server_that_does_not_say_the_size(server, fake, capsys):
+    _, arrays = fake
+    assert_same(load_mnist(mirrors=f"{server}/nolength/"), arrays)  # one mirror as a string
+    err = capsys.readouterr().err
+    size = (cache() / "train-images-idx3-ubyte.gz").stat().st_size
+    assert f"downloading train-images-idx3-ubyte.gz: {size / 1e3:.0f} kB\r" in err  # as it comes
+    assert f"downloading train-images-idx3-ubyte.gz: 100% of {size / 1e3:.0f} kB\n" in err
+
+
+def test_a_bad_mirror_then_a_good_one(server, fake):
+    _, arrays = fake
+    assert_same(load_mnist(mirrors=[f"{server}/corrupt/", f"{server}/good/"], progress=False),
+                arrays)
+    assert cached_names() == sorted(name + ".gz" for name in FILES)
+
+
+def test_an_interrupted_download_leaves_no_temporary_file(server):
+    def interrupt(label, done, total):
+        if done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        load_mnist(mirrors=[f"{server}/good/"], progress=interrupt)
+    assert cached_names() == []
+
+
+def test_without_mirrors_the_error_says_so():
+    with pytest.raises(FileNotFoundError, match="mirrors is empty"):
+        load_mnist(progress=False)

@@ -2,6 +2,7 @@
 
 Introduced in the chapter "The full MNIST network" (chapter 10):
 
+    import numpy as np
     from hellograd.data import load_mnist, batches
     x_train, y_train, x_test, y_test = load_mnist()
     for x_batch, y_batch in batches(x_train, y_train, 128, rng=np.random.default_rng(0)):
@@ -34,7 +35,8 @@ FILES = (
 )
 
 # SHA-256 of each file's *decompressed* IDX bytes: gzip wrappers differ from mirror to mirror
-# (compression level, timestamps), the digits inside do not.
+# (compression level, timestamps), the digits inside do not. (A name mapped to None is not
+# checked; the tests swap in the checksums of their own small files.)
 SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -79,7 +81,10 @@ def load_mnist(root=None, download=True, mirrors=None, *, progress=None):
     ``progress`` reports downloads: ``None`` prints to stderr, ``False`` is silent, and a
     callable is called as ``progress(filename, bytes_done, bytes_total_or_None)``.
     """
-    mirrors = MIRRORS if mirrors is None else tuple(mirrors)
+    if mirrors is None:
+        mirrors = MIRRORS
+    elif isinstance(mirrors, str):  # one mirror, not a sequence of one-letter ones
+        mirrors = [mirrors]
     places = [Path(p) for p in (root, os.environ.get("MNIST_DIR")) if p] + [cache_dir()]
     arrays = []
     for name in FILES:
@@ -100,7 +105,7 @@ def load_mnist(root=None, download=True, mirrors=None, *, progress=None):
 
 
 def batches(x, y, batch_size, shuffle=True, rng=None):
-    """Yield ``(x_batch, y_batch)`` pairs that cover every example exactly once.
+    """An iterator of ``(x_batch, y_batch)`` pairs that covers every example exactly once.
 
     Introduced in the chapter "The full MNIST network" (chapter 10). Batches hold
     ``batch_size`` examples along the first axis; the last one may be smaller. With
@@ -213,6 +218,7 @@ def _download(name, mirrors, places, progress):
             with os.fdopen(fd, "wb") as out:
                 _fetch(url, out, name + ".gz", report)
             data = _verified(Path(tmp).read_bytes(), name, gzipped=True)
+            os.chmod(tmp, 0o644)  # mkstemp made it private; the cache is ordinary user data
             os.replace(tmp, folder / (name + ".gz"))  # atomic: the file is whole or absent
             return data
         except (OSError, ValueError, http.client.HTTPException) as err:  # URLError is an OSError
@@ -247,11 +253,14 @@ def _stderr_progress():
 
     def report(label, done, total):
         nonlocal shown
-        amount = f"{100 * done // total:3d}% of {total / 1e6:.1f} MB" if total \
-            else f"{done / 1e6:.1f} MB"
+        amount = f"{100 * done // total:3d}% of {_size(total)}" if total else _size(done)
         if amount != shown:
             shown = amount
             end = "\n" if total and done == total else ""
             print(f"\rdownloading {label}: {amount}", end=end, file=sys.stderr, flush=True)
 
     return report
+
+
+def _size(n):
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
