@@ -10,6 +10,7 @@ from .dual import Dual
 from .gradcheck import GradcheckError, gradcheck
 from .scalar import Scalar
 from .tensor import Tensor
+from .viz import draw_graph
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,5 @@ __all__ = [
     "custom_gradient",
     "detect_anomaly",
     "AnomalyError",
+    "draw_graph",
 ]
