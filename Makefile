@@ -4,6 +4,7 @@
 VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
 # The developers and CI have MNIST beside the checkout; a reader's machine downloads it instead.
 SHARED_MNIST := $(abspath ../shared/data/mnist)
@@ -13,10 +14,13 @@ endif
 
 # Tests and builds must never wait on a figure window.
 export MPLBACKEND := Agg
+# ...but the notebooks the site build executes must keep Jupyter's inline backend: under Agg
+# their figures would silently vanish from the pages. So the builds below unset it.
+BUILD_ENV := env -u MPLBACKEND
 
-.PHONY: install book test unit notebooks build-strict lab clean
+.PHONY: install book test unit notebooks build-strict browser figures lab clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(KERNEL_CONFIG)
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -24,20 +28,29 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Sharp figures on high-DPI screens: the notebooks' kernel draws matplotlib figures as
+# "retina" PNGs (twice the pixels, shown at the same size). IPython reads kernel settings from
+# the environment's etc/ipython; Jupyter Book has no setting of its own for this.
+$(KERNEL_CONFIG): | $(VENV)/.installed
+	mkdir -p $(dir $@)
+	echo "c.InlineBackend.figure_formats = {'retina'}" > $@
+
 # jupyter-cache keys on the notebooks' code alone, so it would keep outputs made by an older
 # library: throw the cache away whenever src/ changes.
-_build/.library-stamp: $(wildcard src/hellograd/*.py)
+_build/.library-stamp: $(wildcard src/hellograd/*.py) $(KERNEL_CONFIG)
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
 book: install _build/.library-stamp
-	$(JB) build .
+	$(BUILD_ENV) $(JB) build .
 
-# Everything CI checks: unit tests, every notebook under nbval, and a build with warnings as errors.
-test: unit notebooks build-strict
+# Everything CI checks: unit tests, every notebook under nbval, a build with warnings as
+# errors, and then every page of that build opened in headless Chromium.
+test: unit notebooks build-strict browser
 
+# The browser test needs a built site, so it is its own step (`browser`), not part of `unit`.
 unit: install
-	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest tests --ignore=tests/browser
 
 # pytest exits 5 when it finds no notebook at all: not a failure while book/ has none.
 notebooks: install
@@ -45,7 +58,17 @@ notebooks: install
 		|| test $$? -eq 5
 
 build-strict: install _build/.library-stamp
-	$(JB) build . -W -n --keep-going
+	$(BUILD_ENV) $(JB) build . -W -n --keep-going
+
+# Every page of _build/html (SITE_DIR=... for another build) in headless Chromium: maths
+# typeset, images loaded, no console errors, no request off the machine; screenshots in
+# _build/screenshots. Skips, saying why, where Chromium is missing, except under CI=true.
+browser: install
+	$(PYTHON) -m pytest tests/browser -p no:cacheprovider
+
+# The intro's pictures (committed; regenerate after changing hellograd.viz or the script).
+figures: install
+	$(PYTHON) book/figures/make_intro_figures.py
 
 lab: install
 	$(VENV)/bin/jupyter lab book

@@ -1,6 +1,6 @@
 """The MNIST digits, and mini-batches over a data set.
 
-Introduced in the chapter "The full MNIST network" (chapter 10):
+Introduced in the chapter "The full MNIST network" (chapter 10)::
 
     import numpy as np
     from hellograd.data import load_mnist, batches

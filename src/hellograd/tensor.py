@@ -360,12 +360,12 @@ class Tensor:
 
     @property
     def T(self):
-        """All axes reversed: the matrix transpose for a 2-D tensor."""
+        """All axes reversed (for a 2-D tensor, the matrix transpose)."""
         return self.transpose()
 
     @property
     def mT(self):
-        """The last two axes swapped: a transpose of each matrix in a batch."""
+        """The last two axes swapped, which transposes each matrix in a batch."""
         axes = list(range(self.ndim))
         axes[-2:] = axes[-1], axes[-2]
         return self.transpose(*axes)

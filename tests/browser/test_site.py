@@ -1,0 +1,293 @@
+"""Open every page of the built site in headless Chromium and check what a reader would see.
+
+For each HTML page of the site (default `_build/html`; set `SITE_DIR` to check another build)
+served from a local http.server on 127.0.0.1, the test asserts that
+
+- the mathematics was typeset: MathJax finished, every math element holds rendered output
+  with no TeX error, and no raw TeX (`\\(`, `$$`, `\\frac`, ...) is left in the text;
+- every image loaded (`naturalWidth > 0`);
+- the browser console logged no error (no JavaScript exception, no failed resource);
+- no request left the machine: every URL the page asked for, in the DevTools network log and
+  in the page's resource timing entries, is on the local server (or `data:`/`blob:`).
+
+It saves a full-page screenshot of each page into `_build/screenshots/` (beside the site
+folder; `SCREENSHOT_DIR` overrides) for a person to look at.
+
+Run it after a build: `make browser` (part of `make test`). Without Chromium the test skips and
+says why; with `CI=true` a missing Chromium or a missing site is a failure instead.
+Chromium is also started so that it *cannot* reach another host (every host name resolves to
+nothing and a dead proxy stands in for everything but loopback), so a page that tries is
+caught by the log without any traffic leaving.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SITE_DIR = Path(os.environ.get("SITE_DIR", REPO / "_build" / "html")).resolve()
+SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR", SITE_DIR.parent / "screenshots")).resolve()
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Folders of the site that hold assets, not pages.
+NOT_PAGES = {"_static", "_sources", "_images", "_downloads"}
+PAGE_LOAD_SECONDS = 60
+MATHJAX_SECONDS = 60
+# Chromium cannot paint a taller page in one screenshot; longer pages are cut here.
+MAX_SCREENSHOT_HEIGHT = 16000
+
+# The flags Debian's Chromium needs in a container, plus everything that would let the
+# browser talk to the outside on its own (updates, sync, QUIC).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+    # Nothing resolves but loopback, and anything else goes to a proxy that is not there.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
+]
+
+
+def _find(*names):
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    for path in ("/usr/lib/chromium/chromedriver", "/usr/lib/chromium/chromium"):
+        if Path(path).name in names and Path(path).exists():
+            return path
+    return None
+
+
+def _skip_or_fail(reason):
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser test must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _pages():
+    if not SITE_DIR.is_dir():
+        return []
+    pages = []
+    for path in sorted(SITE_DIR.rglob("*.html")):
+        relative = path.relative_to(SITE_DIR)
+        if not NOT_PAGES.intersection(relative.parts):
+            pages.append(relative.as_posix())
+    return pages
+
+
+PAGES = _pages()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The site on http://127.0.0.1:PORT/, for as long as this module's tests run."""
+    handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = _find("chromium", "chromium-browser")
+    driver_path = _find("chromedriver")
+    if chromium is None or driver_path is None:
+        _skip_or_fail("Chromium not found: install Debian's `chromium` and `chromium-driver` "
+                      "(apt-get install chromium chromium-driver) to run the browser test")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _skip_or_fail("selenium is not installed (it is in requirements.txt: `make install`)")
+
+    # Selenium Manager would look for (and download) a driver and report usage; we give the
+    # driver's path, and make sure it stays quiet anyway.
+    os.environ["SE_AVOID_STATS"] = "true"
+    profile = tempfile.mkdtemp(prefix="hello-autodiff-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    driver.set_page_load_timeout(PAGE_LOAD_SECONDS)
+    driver.set_script_timeout(MATHJAX_SECONDS)
+    driver.get("about:blank")         # leave the new-tab page before the logs are read
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_site_was_built():
+    """Make the missing site visible: the page tests below would otherwise just not exist."""
+    if not PAGES:
+        _skip_or_fail(f"no built site at {SITE_DIR}: run `make book` (or set SITE_DIR)")
+
+
+# --- what the page runs in the browser ------------------------------------------------------
+
+# Resolves once MathJax has typeset the page ("none" on a page without MathJax).
+WAIT_FOR_MATHJAX = """
+const done = arguments[arguments.length - 1];
+const deadline = Date.now() + 1000 * arguments[0];
+(function poll() {
+  const mj = window.MathJax;
+  const hasScript = !!document.querySelector('script[src*="mathjax"]');
+  if (!hasScript) return done("none");
+  if (mj && mj.startup && mj.startup.promise && mj.typesetPromise) {
+    mj.startup.promise.then(() => done("ok"), (e) => done("error: " + e));
+  } else if (Date.now() > deadline) {
+    done("MathJax did not start");
+  } else {
+    setTimeout(poll, 50);
+  }
+})();
+"""
+
+# Math elements Sphinx emits, and what MathJax made of them.
+MATH_STATUS = """
+const maths = Array.from(document.querySelectorAll('.math'));
+return {
+  total: maths.length,
+  unrendered: maths.filter(m => !m.querySelector('mjx-container'))
+                   .map(m => m.textContent.trim().slice(0, 80)),
+  errors: Array.from(document.querySelectorAll('mjx-merror'))
+               .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80)),
+};
+"""
+
+# The text a reader sees, without code (where `$` and backslashes are legitimate) and
+# without MathJax's own output.
+READER_TEXT = """
+const main = document.querySelector('main') || document.body;
+const copy = main.cloneNode(true);
+copy.querySelectorAll('pre, code, script, style, mjx-container, .highlight, textarea')
+    .forEach(e => e.remove());
+return copy.innerText;
+"""
+
+# Images: force lazy ones to load, then wait until every image has settled.
+WAIT_FOR_IMAGES = """
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images);
+images.forEach(img => { img.loading = 'eager'; });
+Promise.all(images.map(img => img.complete ? null : new Promise(r => {
+  img.addEventListener('load', r); img.addEventListener('error', r);
+}))).then(() => done(images.filter(img => !(img.complete && img.naturalWidth > 0))
+                          .map(img => img.currentSrc || img.src || img.outerHTML.slice(0, 120))));
+"""
+
+RESOURCE_URLS = "return performance.getEntriesByType('resource').map(e => e.name);"
+
+RAW_TEX = re.compile(
+    r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\(?:frac|partial|nabla|sum|prod|mathbb|mathbf|"
+    r"operatorname|left|right|cdot|times|sqrt|log|exp|alpha|theta|varepsilon)\b"
+    # $...$ that still holds TeX: a subscript, superscript, brace or command inside
+    r"|\$[^\s$][^$\n]{0,80}?[\\^_{}][^$\n]{0,80}?\$"
+)
+# Schemes that never touch the network (chrome:// is the browser's own new-tab page).
+LOCAL_SCHEMES = ("data:", "blob:", "about:", "javascript:", "chrome:", "chrome-extension:")
+
+
+def _page_id(page):
+    return page.removesuffix(".html").replace("/", "__")
+
+
+def _network_urls(driver):
+    """Every URL the browser asked for since the last call (DevTools network log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def _full_page_screenshot(driver, path):
+    """The whole page (up to MAX_SCREENSHOT_HEIGHT), laid out at the usual window width.
+
+    Chromium's own "capture beyond the viewport" shifts this theme's layout sideways, so
+    instead the window is made as tall as the page for the shot, then put back.
+    """
+    width, height = driver.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollHeight]")
+    height = max(1, min(int(height), MAX_SCREENSHOT_HEIGHT))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": int(width), "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[_page_id(p) for p in PAGES])
+def test_page(page, server, browser):
+    browser.get_log("browser")        # start each page with empty logs
+    _network_urls(browser)
+    browser.get(server + page)
+
+    mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX, MATHJAX_SECONDS)
+    broken_images = browser.execute_async_script(WAIT_FOR_IMAGES)
+    math = browser.execute_script(MATH_STATUS)
+    text = browser.execute_script(READER_TEXT)
+    requested = _network_urls(browser) + browser.execute_script(RESOURCE_URLS)
+    console = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    _full_page_screenshot(browser, SCREENSHOT_DIR / f"{_page_id(page)}.png")
+
+    problems = []
+    if mathjax not in ("ok", "none"):
+        problems.append(f"MathJax: {mathjax}")
+    if math["total"] and mathjax == "none":
+        problems.append(f"{math['total']} math elements but no MathJax on the page")
+    if math["unrendered"]:
+        problems.append(f"math not typeset: {math['unrendered'][:5]}")
+    if math["errors"]:
+        problems.append(f"TeX errors: {math['errors'][:5]}")
+    raw = sorted({m.group(0) for m in RAW_TEX.finditer(text)})
+    if raw:
+        where = [text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ")
+                 for m in list(RAW_TEX.finditer(text))[:3]]
+        problems.append(f"raw TeX left on the page: {raw} in {where}")
+    if broken_images:
+        problems.append(f"images that did not load: {broken_images}")
+    if console:
+        problems.append("console errors: " + "; ".join(e["message"][:200] for e in console))
+    remote = sorted({u for u in requested
+                     if not u.startswith(server) and not u.startswith(LOCAL_SCHEMES)})
+    if remote:
+        problems.append(f"requests that would leave the machine: {remote}")
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
