@@ -125,3 +125,15 @@ def test_without_create_graph_the_gradient_has_no_history():
     x = Tensor(2.0, requires_grad=True)
     (dy,) = grad(x ** 3, [x])
     assert not dy.requires_grad
+
+
+def test_gradcheck_names_input_index_and_both_values():
+    from hellograd import GradcheckError, gradcheck
+    from hellograd.tensor import _make
+
+    def wrong_square(x):  # forward x**2, backward claims 3x
+        return _make("wrong_square", x.data ** 2, (x,), (lambda g, out: g * x * 3,))
+
+    with pytest.raises(GradcheckError, match=r"input 0 \(shape \(2,\)\), index \(1,\): "
+                       r"reverse mode gives 6\.0, finite differences give 4\.0"):
+        gradcheck(wrong_square, np.array([1e-9, 2.0]))

@@ -60,6 +60,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
             worst = np.unravel_index(np.nanargmax(np.where(np.isnan(error), np.inf, error)), x.shape)
             raise GradcheckError(
                 f"gradcheck: input {i} (shape {x.shape}), index {tuple(int(k) for k in worst)}: "
-                f"reverse mode gives {analytic[worst]!r}, finite differences give {numeric[worst]!r}"
+                f"reverse mode gives {float(analytic[worst])!r}, "
+                f"finite differences give {float(numeric[worst])!r}"
             )
     return True
