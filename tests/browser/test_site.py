@@ -44,8 +44,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 NOT_PAGES = {"_static", "_sources", "_images", "_downloads"}
 PAGE_LOAD_SECONDS = 60
 MATHJAX_SECONDS = 60
-# Chromium cannot paint a taller page in one screenshot; longer pages are cut here.
-MAX_SCREENSHOT_HEIGHT = 16000
+# Long pages are saved as several screenshots of this many pixels each.
+SCREENSHOT_TILE = 6000
 
 # The flags Debian's Chromium needs in a container, plus everything that would let the
 # browser talk to the outside on its own (updates, sync, QUIC).
@@ -142,6 +142,8 @@ def browser():
     driver.set_page_load_timeout(PAGE_LOAD_SECONDS)
     driver.set_script_timeout(MATHJAX_SECONDS)
     driver.get("about:blank")         # leave the new-tab page before the logs are read
+    # Screenshots of this run only: a page removed from the book leaves no stale picture.
+    shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
     try:
         yield driver
     finally:
@@ -234,22 +236,29 @@ def _network_urls(driver):
     return urls
 
 
-def _full_page_screenshot(driver, path):
-    """The whole page (up to MAX_SCREENSHOT_HEIGHT), laid out at the usual window width.
+def _screenshots(driver, folder, name):
+    """The whole page, laid out at the usual window width, in tiles of SCREENSHOT_TILE pixels.
 
-    Chromium's own "capture beyond the viewport" shifts this theme's layout sideways, so
-    instead the window is made as tall as the page for the shot, then put back.
+    Chromium's own "capture beyond the viewport" shifts this theme's layout sideways, and a
+    single picture cannot be taller than about 16,000 pixels, so instead the window is made one
+    tile tall and the page is scrolled a tile at a time; then the window is put back. Saves
+    ``name.png`` for a page that fits in one tile, else ``name-1.png``, ``name-2.png``, ...
     """
     width, height = driver.execute_script(
         "return [window.innerWidth, document.documentElement.scrollHeight]")
-    height = max(1, min(int(height), MAX_SCREENSHOT_HEIGHT))
+    tile = max(1, min(int(height), SCREENSHOT_TILE))
+    count = -(-int(height) // tile)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": int(width), "height": height, "deviceScaleFactor": 1, "mobile": False})
+        "width": int(width), "height": tile, "deviceScaleFactor": 1, "mobile": False})
     try:
-        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        for index in range(count):
+            driver.execute_script("window.scrollTo(0, arguments[0]);", index * tile)
+            shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+            suffix = "" if count == 1 else f"-{index + 1}"
+            (folder / f"{name}{suffix}.png").write_bytes(base64.b64decode(shot["data"]))
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-    path.write_bytes(base64.b64decode(shot["data"]))
+        driver.execute_script("window.scrollTo(0, 0);")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[_page_id(p) for p in PAGES])
@@ -266,7 +275,7 @@ def test_page(page, server, browser):
     console = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    _full_page_screenshot(browser, SCREENSHOT_DIR / f"{_page_id(page)}.png")
+    _screenshots(browser, SCREENSHOT_DIR, _page_id(page))
 
     problems = []
     if mathjax not in ("ok", "none"):
