@@ -14,7 +14,8 @@ It saves a full-page screenshot of each page into `_build/screenshots/` (beside 
 folder; `SCREENSHOT_DIR` overrides) for a person to look at.
 
 Run it after a build: `make browser` (part of `make test`). Without Chromium the test skips and
-says why; with `CI=true` a missing Chromium or a missing site is a failure instead.
+says why; with `CI=true` a missing Chromium or a missing site is a failure instead. `CHROMIUM`
+and `CHROMEDRIVER` may name the two programs when they are not Debian's, on the PATH.
 Chromium is also started so that it *cannot* reach another host (every host name resolves to
 nothing and a dead proxy stands in for everything but loopback), so a page that tries is
 caught by the log without any traffic leaving.
@@ -66,7 +67,11 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _find(*names):
+def _find(env_var, *names):
+    """A browser program: $env_var if set (a path), else the first of names on the PATH."""
+    if os.environ.get(env_var):
+        path = Path(os.environ[env_var])
+        return str(path) if path.is_file() else None
     for name in names:
         path = shutil.which(name)
         if path:
@@ -118,8 +123,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = _find("chromium", "chromium-browser")
-    driver_path = _find("chromedriver")
+    chromium = _find("CHROMIUM", "chromium", "chromium-browser")
+    driver_path = _find("CHROMEDRIVER", "chromedriver")
     if chromium is None or driver_path is None:
         _skip_or_fail("Chromium not found: install Debian's `chromium` and `chromium-driver` "
                       "(apt-get install chromium chromium-driver) to run the browser test")
