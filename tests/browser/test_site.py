@@ -217,6 +217,31 @@ Promise.all(images.map(img => img.complete ? null : new Promise(r => {
 
 RESOURCE_URLS = "return performance.getEntriesByType('resource').map(e => e.name);"
 
+# An exercise's solution starts folded and opens when its title is clicked: [before, after]
+# visibility of the first solution's body, or null on a page without one.
+OPEN_FIRST_SOLUTION = """
+const done = arguments[arguments.length - 1];
+const solution = document.querySelector('.solution.dropdown');
+if (!solution) return done(null);
+const body = solution.querySelector('section') || solution.lastElementChild;
+const shown = () => body.getClientRects().length > 0 && body.getBoundingClientRect().height > 0
+                    && getComputedStyle(body).visibility !== 'hidden';
+const before = shown();
+(solution.querySelector('.admonition-title') || solution).click();
+setTimeout(() => done([before, shown()]), 600);
+"""
+
+# The search page, asked for a word every chapter uses, lists pages (all offline).
+SEARCH_RESULTS = """
+const done = arguments[arguments.length - 1];
+const deadline = Date.now() + 20000;
+(function poll() {
+  const hits = document.querySelectorAll('#search-results li');
+  if (hits.length || Date.now() > deadline) return done(hits.length);
+  setTimeout(poll, 100);
+})();
+"""
+
 RAW_TEX = re.compile(
     r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\(?:frac|partial|nabla|sum|prod|mathbb|mathbf|"
     r"operatorname|left|right|cdot|times|sqrt|log|exp|alpha|theta|varepsilon)\b"
@@ -281,6 +306,7 @@ def test_page(page, server, browser):
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     _screenshots(browser, SCREENSHOT_DIR, _page_id(page))
+    solution = browser.execute_async_script(OPEN_FIRST_SOLUTION)
 
     problems = []
     if mathjax not in ("ok", "none"):
@@ -298,6 +324,10 @@ def test_page(page, server, browser):
         problems.append(f"raw TeX left on the page: {raw} in {where}")
     if broken_images:
         problems.append(f"images that did not load: {broken_images}")
+    if solution is not None and solution != [False, True]:
+        problems.append(f"the first exercise solution should start folded and open on a click; "
+                        f"it was shown before/after the click: {solution}")
+    console += [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     if console:
         problems.append("console errors: " + "; ".join(e["message"][:200] for e in console))
     remote = sorted({u for u in requested
@@ -305,3 +335,14 @@ def test_page(page, server, browser):
     if remote:
         problems.append(f"requests that would leave the machine: {remote}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+def test_search_works_offline(server, browser):
+    """The search box is the site's other navigation: it must find pages without a network."""
+    if "search.html" not in PAGES:
+        _skip_or_fail(f"no search page in {SITE_DIR}")
+    browser.get(server + "search.html?q=gradient")
+    hits = browser.execute_async_script(SEARCH_RESULTS)
+    console = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert hits > 0, "searching the site for 'gradient' found no page"
+    assert not console, f"console errors on the search page: {console}"
