@@ -8,7 +8,12 @@ served from a local http.server on 127.0.0.1, the test asserts that
 - every image loaded (`naturalWidth > 0`);
 - the browser console logged no error (no JavaScript exception, no failed resource);
 - no request left the machine: every URL the page asked for, in the DevTools network log and
-  in the page's resource timing entries, is on the local server (or `data:`/`blob:`).
+  in the page's resource timing entries, is on the local server (or `data:`/`blob:`);
+- the first exercise solution on the page starts folded and opens on a click.
+
+Two more tests: the search page finds pages for a common word, and the front page and the
+glossary, opened straight from the disk (file://, as the README suggests), still typeset their
+maths with MathJax's own fonts.
 
 It saves a full-page screenshot of each page into `_build/screenshots/` (beside the site
 folder; `SCREENSHOT_DIR` overrides) for a person to look at.
@@ -346,3 +351,31 @@ def test_search_works_offline(server, browser):
     console = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert hits > 0, "searching the site for 'gradient' found no page"
     assert not console, f"console errors on the search page: {console}"
+
+
+def test_reads_from_file_url(browser):
+    """The README says: open _build/html/index.html. Straight from the disk (file://, where
+    browsers are strictest about fonts and scripts) the maths must still typeset, with
+    MathJax's own fonts, and nothing may be fetched from elsewhere."""
+    pages = [p for p in ("index.html", "book/glossary.html") if p in PAGES]
+    if not pages:
+        _skip_or_fail(f"no index.html or glossary in {SITE_DIR}")
+    for page in pages:
+        browser.get_log("browser")
+        _network_urls(browser)
+        browser.get((SITE_DIR / page).as_uri())
+        mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX, MATHJAX_SECONDS)
+        math = browser.execute_script(MATH_STATUS)
+        fonts = browser.execute_script(
+            "return Array.from(document.fonts).filter(f => f.family.startsWith('MJX'))"
+            ".map(f => f.family + ' ' + f.status);")
+        requested = _network_urls(browser) + browser.execute_script(RESOURCE_URLS)
+        console = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert mathjax in ("ok", "none"), f"{page} from file://: MathJax {mathjax}"
+        assert not math["unrendered"] and not math["errors"], f"{page} from file://: {math}"
+        if math["total"]:
+            assert any(f.endswith(" loaded") for f in fonts), \
+                f"{page} from file://: MathJax's fonts did not load: {fonts}"
+        assert not console, f"{page} from file://: console errors {console}"
+        remote = sorted({u for u in requested if not u.startswith(("file:",) + LOCAL_SCHEMES)})
+        assert not remote, f"{page} from file://: requests off the disk: {remote}"
