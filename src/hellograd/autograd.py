@@ -14,12 +14,19 @@ import numpy as np
 
 from . import anomaly
 
-_state = threading.local()
+class _GradMode(threading.local):
+    # A class attribute is every thread's default; reading it is cheap, whereas
+    # getattr(local, name, default) on a missing name raises and catches an
+    # exception inside, and every operation asks.
+    grad_enabled = True
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """True unless we are inside :func:`no_grad`: operations then record the graph."""
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 @contextlib.contextmanager
@@ -85,9 +92,10 @@ def unbroadcast(grad, shape):
     if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
+    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    if extra > 0 and not stretched:  # only new leading axes (a bias added to a batch): one sum, no reshape
+        return grad.sum(axis=tuple(range(extra)))
+    axes = tuple(range(extra)) + stretched
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
     return summed.reshape(*shape) if summed.shape != tuple(shape) else summed
 
@@ -117,7 +125,8 @@ def backpropagate(root, root_grad, create_graph, on_gradient):
                     parent_grad = Tensor(parent_grad)
                 if anomaly.enabled:  # inside detect_anomaly(): stop at the first NaN/inf gradient
                     anomaly.on_gradient(node, index, parent_grad)
-                parent_grad = unbroadcast(parent_grad, parent.shape)
+                if parent_grad.data.shape != parent.data.shape:
+                    parent_grad = unbroadcast(parent_grad, parent.shape)
                 previous = grads.get(id(parent))
                 grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
 

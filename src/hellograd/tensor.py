@@ -15,6 +15,7 @@ so no rule has to remember it.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -54,7 +55,7 @@ def _make(op, data, parents, rules):
     out.grad = None
     out.name = None
     out._op = op
-    if is_grad_enabled() and any(p.requires_grad for p in parents):
+    if is_grad_enabled() and _any_requires_grad(parents):
         out.requires_grad = True
         out._parents = parents
         out._backward_rules = rules
@@ -67,10 +68,19 @@ def _make(op, data, parents, rules):
     return out
 
 
+def _any_requires_grad(parents):
+    # A plain loop: any(<generator>) costs more than the rest of _make together.
+    for p in parents:
+        if p.requires_grad:
+            return True
+    return False
+
+
 def _normalize_axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    # `type(axis) is int` first: isinstance against the abstract numbers.Integral is slow.
+    axes = (axis,) if type(axis) is int or isinstance(axis, numbers.Integral) else tuple(axis)
     normalized = []
     for a in axes:
         if not -ndim <= a < ndim:
@@ -163,24 +173,30 @@ class Tensor:
     def _lift(self, other, op):
         """Make ``other`` a Tensor; Python numbers and arrays take our dtype."""
         if isinstance(other, Tensor):
-            if other.dtype != self.dtype:
+            if other.data.dtype != self.data.dtype:
                 raise TypeError(
                     f"{op}: dtypes {self.dtype} and {other.dtype} differ; hellograd never "
                     f"converts silently, so convert one with .astype(...)"
                 )
             return other
+        if isinstance(other, (int, float)):  # the common case `x * 2`, made quick
+            return Tensor(np.array(other, dtype=self.dtype))
         if isinstance(other, (numbers.Number, np.ndarray, np.generic, list, tuple)):
             array = _as_array(other)
             return Tensor(array.astype(self.dtype, copy=False))
         raise TypeError(f"{op}: unsupported operand of type {type(other).__name__}")
 
     def _broadcast_check(self, other, op):
-        try:
-            np.broadcast_shapes(self.shape, other.shape)
-        except ValueError:
-            raise ValueError(
-                f"{op}: shapes {self.shape} and {other.shape} cannot be broadcast together"
-            ) from None
+        # NumPy's rule, checked in plain Python (np.broadcast_shapes costs more than
+        # the whole operation on a small array): aligned from the right, each pair of
+        # sizes must be equal or contain a 1.
+        if self.data.shape == other.data.shape:
+            return
+        for m, n in zip(reversed(self.shape), reversed(other.shape)):
+            if m != n and m != 1 and n != 1:
+                raise ValueError(
+                    f"{op}: shapes {self.shape} and {other.shape} cannot be broadcast together"
+                )
 
     def _binary(self, other, op):
         other = self._lift(other, op)
@@ -251,10 +267,11 @@ class Tensor:
             shape += () if self.ndim == 1 else product.shape[-2:-1]
             shape += () if other.ndim == 1 else product.shape[-1:]
             return product.reshape(*shape)
-        try:
-            np.broadcast_shapes(a[:-2], b[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: batch shapes of {a} and {b} cannot be broadcast together") from None
+        if len(a) > 2 or len(b) > 2:
+            try:
+                np.broadcast_shapes(a[:-2], b[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: batch shapes of {a} and {b} cannot be broadcast together") from None
         return _make("matmul", self.data @ other.data, (self, other),
                      (lambda g, out: g @ other.mT, lambda g, out: self.mT @ g))
 
@@ -311,15 +328,15 @@ class Tensor:
     # ----- reductions -----------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (all axes by default), as ``numpy.sum``."""
-        kept = _kept_shape(self.shape, axis)
         axes = _normalize_axes(axis, self.ndim)
+        kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
         return _make("sum", self.data.sum(axis=axes, keepdims=keepdims), (self,),
                      (lambda g, out: g.reshape(*kept).broadcast_to(self.shape),))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (all axes by default): the sum divided by the count."""
         axes = _normalize_axes(axis, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
+        count = math.prod(self.shape[a] for a in axes)
         return self.sum(axis=axis, keepdims=keepdims) / count
 
     def max(self, axis=None, keepdims=False):
@@ -366,9 +383,10 @@ class Tensor:
     @property
     def mT(self):
         """The last two axes swapped, which transposes each matrix in a batch."""
-        axes = list(range(self.ndim))
-        axes[-2:] = axes[-1], axes[-2]
-        return self.transpose(*axes)
+        if self.ndim < 2:
+            raise ValueError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
+        # Its own inverse; built directly (not via transpose) as every matmul's backward uses it.
+        return _make("transpose", self.data.swapaxes(-1, -2), (self,), (lambda g, out: g.mT,))
 
     def broadcast_to(self, shape):
         """Repeat along broadcast dimensions, as ``numpy.broadcast_to``.

@@ -1,0 +1,262 @@
+"""Layers, a loss, and saving weights: the building blocks of a network.
+
+Introduced in the chapters "Learning from data" (``Module``, ``Linear``,
+``ReLU``, ``Sequential``, ``cross_entropy``) and "The full MNIST network"
+(``state_dict``, ``save`` and ``load``).
+
+A :class:`Module` is an object whose attributes are its parameters (tensors that
+require grad) and its sub-modules. Nothing is registered by hand: ``parameters()``
+walks the attributes in the order they were assigned, so the order is the same
+on every run and on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .tensor import Tensor, _make
+
+
+class Module:
+    """Base class of every layer and network (chapter "Learning from data").
+
+    Subclasses set their parameters and sub-modules as attributes in
+    ``__init__`` and define ``forward``; calling the module calls ``forward``.
+    Lists and tuples of modules or tensors are walked too.
+    """
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def named_parameters(self):
+        """``(name, tensor)`` for every parameter, e.g. ``("layers.0.weight", W)``.
+
+        Depth first, in attribute-assignment order. A tensor reachable twice
+        (a shared weight) is listed once, under its first name.
+        """
+        seen = set()
+        for name, tensor in _walk(self, ""):
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                yield name, tensor
+
+    def parameters(self):
+        """The list of tensors an optimizer should update, in a fixed order."""
+        return [tensor for _, tensor in self.named_parameters()]
+
+    def zero_grad(self):
+        """Forget the gradients of the last backward pass (they accumulate otherwise)."""
+        for tensor in self.parameters():
+            tensor.grad = None
+
+    def state_dict(self):
+        """A dict from parameter name to a copy of its values (NumPy arrays)."""
+        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+
+    def load_state_dict(self, state):
+        """Copy the arrays of ``state`` into the parameters, in place.
+
+        In place, so an optimizer created earlier still holds the same tensors.
+        The names must match exactly and every shape must agree; otherwise
+        nothing is changed and a ``ValueError`` says what differs.
+        """
+        own = dict(self.named_parameters())
+        missing = [name for name in own if name not in state]
+        unexpected = [name for name in state if name not in own]
+        if missing or unexpected:
+            raise ValueError(
+                f"load_state_dict: parameter names differ from {type(self).__name__}'s; "
+                f"missing: {missing or 'none'}, unexpected: {unexpected or 'none'}"
+            )
+        arrays = {name: np.asarray(state[name]) for name in own}
+        for name, tensor in own.items():
+            array = arrays[name]
+            if array.shape != tensor.shape:
+                raise ValueError(
+                    f"load_state_dict: '{name}' has shape {array.shape} in the saved weights "
+                    f"but {tensor.shape} in the model"
+                )
+            if array.dtype.kind not in "fiu":
+                raise ValueError(f"load_state_dict: '{name}' holds {array.dtype} values, not numbers")
+        for name, tensor in own.items():
+            tensor.data[...] = arrays[name]  # converted to the parameter's dtype
+
+    def save(self, path):
+        """Write ``state_dict()`` to a NumPy ``.npz`` file (chapter "The full MNIST network")."""
+        # Through an open file: np.savez given a name would add ".npz" to it.
+        with open(os.fspath(path), "wb") as file:
+            np.savez(file, **self.state_dict())
+
+    def load(self, path):
+        """Read weights written by :meth:`save` into this module (checked by name and shape)."""
+        path = os.fspath(path)
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"load: no weights file at {path!r}; write one with save()") from None
+        except (ValueError, OSError) as error:
+            raise ValueError(f"load: {path!r} is not a weights file written by save(): {error}") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"load: {path!r} holds a single array, not the named arrays save() writes")
+        with archive:
+            state = {name: archive[name] for name in archive.files}
+        try:
+            self.load_state_dict(state)
+        except ValueError as error:
+            raise ValueError(f"load: {path!r} does not fit this model: {error}") from None
+
+
+def _walk(value, name):
+    """Depth-first ``(name, tensor)`` pairs below ``value``; see :meth:`Module.named_parameters`."""
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            yield name, value
+    elif isinstance(value, Module):
+        prefix = name + "." if name else ""
+        for attribute, child in vars(value).items():
+            yield from _walk(child, prefix + attribute)
+    elif isinstance(value, (list, tuple)):
+        for i, child in enumerate(value):
+            yield from _walk(child, f"{name}.{i}")
+
+
+class Linear(Module):
+    """``x @ weight + bias``: a fully connected layer (chapter "Learning from data").
+
+    ``weight`` has shape ``(in_features, out_features)``, so a batch of rows
+    ``x`` of shape ``(n, in_features)`` maps to ``(n, out_features)``. Weights
+    start with He initialisation, normal with variance ``2 / in_features``, which
+    keeps the size of the signal steady through ReLU layers; biases start at
+    zero. ``rng`` is a seed or a ``numpy.random.Generator`` (pass one for
+    results you can reproduce); ``dtype`` is float32 unless you ask otherwise.
+    """
+
+    def __init__(self, in_features, out_features, rng=None, dtype=np.float32):
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Linear: dtype must be a floating type, not {dtype}")
+        rng = np.random.default_rng(rng)
+        scale = np.sqrt(2.0 / in_features)
+        weight = rng.standard_normal((in_features, out_features)) * scale
+        self.weight = Tensor(weight.astype(dtype), requires_grad=True)
+        self.bias = Tensor(np.zeros(out_features, dtype=dtype), requires_grad=True)
+
+    def forward(self, x):
+        return linear(x, self.weight, self.bias)
+
+    def __repr__(self):
+        n_in, n_out = self.weight.shape
+        return f"Linear({n_in}, {n_out}, dtype={self.weight.dtype})"
+
+
+class ReLU(Module):
+    """``max(x, 0)`` as a layer, for :class:`Sequential` (chapter "Learning from data")."""
+
+    def forward(self, x):
+        return x.relu()
+
+    def __repr__(self):
+        return "ReLU()"
+
+
+class Sequential(Module):
+    """Layers applied one after the other: ``Sequential(Linear(2, 16), ReLU(), Linear(16, 3))``.
+
+    Its parameters are named ``layers.<index>.<name>`` (chapter "Learning from data").
+    """
+
+    def __init__(self, *layers):
+        for layer in layers:
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: every layer must be a Module, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
+
+
+def linear(x, weight, bias):
+    """``x @ weight + bias`` as one operation (chapter "Learning from data").
+
+    The same value and the same gradients as the composition ``x @ weight +
+    bias``, written as a single node with one rule per input: the gradient
+    ``g`` of the output goes back to ``x`` as ``g @ weight.T``, to ``weight``
+    as ``x.T @ g``, and to ``bias`` summed over the batch, because the bias was
+    added to every row. One node instead of two is less bookkeeping for the
+    engine, and the bias is added in place, without a second output array.
+    ``x`` is a batch of shape ``(n, in_features)``.
+    """
+    x, bias = weight._lift(x, "linear"), weight._lift(bias, "linear")  # arrays take weight's dtype
+    x_shape, w_shape = x.data.shape, weight.data.shape
+    if len(x_shape) != 2 or len(w_shape) != 2 or x_shape[1] != w_shape[0]:
+        raise ValueError(
+            f"linear: expected x of shape (batch, {w_shape[0] if len(w_shape) == 2 else '?'}) "
+            f"for a weight of shape {w_shape}, got x of shape {x_shape}"
+        )
+    if bias.data.shape != w_shape[1:]:
+        raise ValueError(f"linear: bias must have shape {w_shape[1:]}, got {bias.shape}")
+    out = x.data @ weight.data
+    out += bias.data
+    return _make("linear", out, (x, weight, bias),
+                 (lambda g, out: g @ weight.mT,
+                  lambda g, out: x.mT @ g,
+                  lambda g, out: g.sum(axis=0)))
+
+
+def cross_entropy(logits, labels):
+    """Mean over the batch of ``-log softmax(logits)[label]`` (chapter "Learning from data").
+
+    ``logits`` is a Tensor of shape ``(n, classes)``; ``labels`` holds ``n``
+    integer class indices (a NumPy array, list or Tensor). The value comes
+    from the stable :meth:`Tensor.log_softmax`, so a large logit cannot
+    overflow ``exp``. The loss is one node of the graph, whose backward rule
+    is the gradient worked out in the chapter: ``(softmax(logits) -
+    one_hot(labels)) / n``, written with Tensor operations so that it can be
+    differentiated again.
+    """
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"cross_entropy: logits must be a Tensor, got {type(logits).__name__}")
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (batch, classes), got {logits.shape}")
+    n, classes = logits.shape
+    if labels.shape != (n,):
+        raise ValueError(
+            f"cross_entropy: expected {n} labels of shape ({n},) for logits of shape "
+            f"{logits.shape}, got labels of shape {labels.shape}"
+        )
+    if labels.dtype.kind not in "iu":
+        if labels.dtype.kind != "f" or not np.array_equal(labels, np.round(labels)):
+            raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
+        labels = labels.astype(np.intp)
+    if n == 0:
+        raise ValueError("cross_entropy: the batch is empty, so its mean loss is undefined")
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(
+            f"cross_entropy: labels must lie in 0..{classes - 1}, got values from "
+            f"{labels.min()} to {labels.max()}"
+        )
+    rows = np.arange(n)
+    log_probs = logits.detach().log_softmax(axis=1).data
+    loss = -log_probs[rows, labels].sum() / n  # (ndarray.mean is slower, in Python)
+    one_hot = Tensor(np.zeros_like(logits.data))
+    one_hot.data[rows, labels] = 1
+    return _make("cross_entropy", loss, (logits,),
+                 (lambda g, out: (logits.softmax(axis=1) - one_hot) * (g / n),))

@@ -1,0 +1,134 @@
+"""Optimizers: turning gradients into better parameters.
+
+Introduced in the chapter "Learning from data". Each optimizer holds the list of
+parameters it updates and a plain ``lr`` attribute, which a schedule such as
+:func:`cosine_lr` may change between steps. Updates write into ``param.data`` in
+place, with whole-array NumPy operations into buffers allocated once, so a step
+allocates no memory and a float32 parameter stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class Optimizer:
+    """What every optimizer shares: the parameter list, ``lr`` and ``zero_grad()``."""
+
+    def __init__(self, params, lr):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got no parameters to optimize")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} must be a Tensor with "
+                    f"requires_grad=True, got {p!r:.60}"
+                )
+        if lr < 0:
+            raise ValueError(f"{type(self).__name__}: lr must be non-negative, got {lr}")
+        self.lr = lr
+
+    def zero_grad(self):
+        """Set every parameter's ``.grad`` to ``None`` before the next backward pass."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum (chapter "Learning from data").
+
+    Without momentum: ``p -= lr * grad``. With momentum ``mu`` each parameter
+    keeps a velocity ``v = mu * v + grad`` and moves ``p -= lr * v`` (the
+    convention of PyTorch), so a steady gradient builds up speed ``1 / (1 - mu)``.
+    Parameters whose ``.grad`` is ``None`` are left alone.
+    """
+
+    def __init__(self, params, lr, momentum=0.0):
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.velocities = [np.zeros_like(p.data) for p in self.params] if momentum else None
+        self._scratch = [np.empty_like(p.data) for p in self.params]
+
+    def step(self):
+        """One update of every parameter that has a gradient."""
+        lr, mu = float(self.lr), float(self.momentum)  # Python floats keep float32 arrays float32
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            direction = p.grad
+            if self.velocities is not None:
+                direction = self.velocities[i]
+                direction *= mu
+                direction += p.grad
+            p.data -= np.multiply(direction, lr, out=self._scratch[i])
+
+
+class Adam(Optimizer):
+    """Adam (chapter "Learning from data"): momentum on the gradient and on its square.
+
+    For each parameter, running averages ``m`` of the gradient and ``v`` of
+    its elementwise square, corrected for starting at zero, give the step
+    ``lr * m_hat / (sqrt(v_hat) + eps)``: about ``lr`` in size whatever the
+    scale of the gradient. The same formula as ``torch.optim.Adam``.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr)
+        beta1, beta2 = betas
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        if eps <= 0:
+            raise ValueError(f"Adam: eps must be positive, got {eps}")
+        self.betas = (float(beta1), float(beta2))
+        self.eps = float(eps)
+        self.steps = 0
+        self.m = [np.zeros_like(p.data) for p in self.params]
+        self.v = [np.zeros_like(p.data) for p in self.params]
+        self._scratch = [np.empty_like(p.data) for p in self.params]
+
+    def step(self):
+        """One update of every parameter that has a gradient, allocating nothing."""
+        beta1, beta2 = self.betas
+        self.steps += 1
+        # The bias corrections, folded into two scalars (Python floats: float32 stays float32).
+        step_size = float(self.lr) / (1.0 - beta1 ** self.steps)
+        inv_sqrt_correction = 1.0 / math.sqrt(1.0 - beta2 ** self.steps)
+        for p, m, v, s in zip(self.params, self.m, self.v, self._scratch):
+            g = p.grad
+            if g is None:
+                continue
+            m *= beta1                                  # m = beta1 m + (1 - beta1) g
+            m += np.multiply(g, 1.0 - beta1, out=s)
+            v *= beta2                                  # v = beta2 v + (1 - beta2) g^2
+            np.multiply(g, g, out=s)
+            s *= 1.0 - beta2
+            v += s
+            np.sqrt(v, out=s)                           # s = sqrt(v_hat) + eps
+            s *= inv_sqrt_correction
+            s += self.eps
+            np.divide(m, s, out=s)                      # p -= step_size * m / s
+            s *= step_size
+            p.data -= s
+
+
+def cosine_lr(step, total_steps, base_lr, final_lr=0.0):
+    """The learning rate at ``step`` of a cosine schedule (chapter "Learning from data").
+
+    Starts at ``base_lr`` (step 0) and follows half a cosine down to
+    ``final_lr`` at ``total_steps``; steps past the end stay at ``final_lr``.
+    Set it before each update: ``opt.lr = cosine_lr(t, total, 2e-3)``.
+    """
+    if total_steps <= 0:
+        raise ValueError(f"cosine_lr: total_steps must be positive, got {total_steps}")
+    progress = min(max(step, 0), total_steps) / total_steps
+    return final_lr + 0.5 * (base_lr - final_lr) * (1.0 + math.cos(math.pi * progress))

@@ -1,0 +1,72 @@
+"""The engine's shortcuts taken for speed (chapter 10's training loop runs each op ~100,000
+times) behave exactly like the general code they bypass."""
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from hellograd import Tensor, gradcheck, is_grad_enabled, no_grad
+from hellograd.autograd import unbroadcast
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3), min_size=2, max_size=2))
+def test_broadcast_check_agrees_with_numpy(shapes):
+    a, b = shapes
+    x, y = Tensor(np.ones(a)), Tensor(np.ones(b))
+    try:
+        expected = np.broadcast_shapes(a, b)
+    except ValueError:
+        with pytest.raises(ValueError, match="add: shapes .* cannot be broadcast together"):
+            x + y
+    else:
+        assert (x + y).shape == expected
+
+
+def test_python_numbers_take_the_tensor_dtype():
+    x = Tensor(np.ones(3, dtype=np.float32))
+    for result in (x * 2, x + 0.5, 2 * x, x / 3, x - True, x ** 2):
+        assert result.dtype == np.float32
+
+
+def test_mT_is_its_own_inverse_and_differentiable(rng):
+    a = rng.standard_normal((2, 3, 4))
+    np.testing.assert_array_equal(Tensor(a).mT.data, np.swapaxes(a, -1, -2))
+    assert gradcheck(lambda x: x.mT * np.arange(24.0).reshape(2, 4, 3), a)
+    with pytest.raises(ValueError, match=r"mT: needs at least 2 dimensions, got shape \(3,\)"):
+        Tensor(np.ones(3)).mT
+
+
+def test_matmul_of_matrices_and_of_stacks_still_checks_shapes():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\) are not aligned"):
+        Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match="matmul: batch shapes"):
+        Tensor(np.ones((2, 2, 3))) @ Tensor(np.ones((3, 3, 4)))
+
+
+def test_unbroadcast_sums_new_leading_axes_without_keeping_them(rng):
+    g = Tensor(rng.standard_normal((5, 4, 3)))
+    np.testing.assert_allclose(unbroadcast(g, (3,)).data, g.data.sum(axis=(0, 1)))
+    np.testing.assert_allclose(unbroadcast(g, (4, 1)).data, g.data.sum(axis=(0, 2))[:, None])
+    assert unbroadcast(g, (5, 4, 3)) is g
+    assert gradcheck(lambda b: (Tensor(np.ones((5, 3))) * b).sum(axis=1) ** 2, rng.standard_normal(3))
+
+
+def test_mean_over_axes_divides_by_the_count(rng):
+    a = rng.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(Tensor(a).mean(axis=(0, 2)).data, a.mean(axis=(0, 2)))
+    np.testing.assert_allclose(Tensor(a).mean(axis=np.int64(1)).data, a.mean(axis=1))
+    assert Tensor(np.float32(3.0)).mean().item() == 3.0
+
+
+def test_grad_mode_is_on_by_default_in_every_thread_and_private_to_it():
+    seen = []
+    with no_grad():
+        worker = threading.Thread(target=lambda: seen.append(is_grad_enabled()))
+        worker.start()
+        worker.join()
+        assert not is_grad_enabled()
+    assert seen == [True] and is_grad_enabled()
