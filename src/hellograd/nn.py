@@ -225,7 +225,7 @@ def cross_entropy(logits, labels):
 
     ``logits`` is a Tensor of shape ``(n, classes)``; ``labels`` holds ``n``
     integer class indices (a NumPy array, list or Tensor). The value comes
-    from the stable :meth:`Tensor.log_softmax`, so a large logit cannot
+    from the stable :meth:`~hellograd.tensor.Tensor.log_softmax`, so a large logit cannot
     overflow ``exp``. The loss is one node of the graph, whose backward rule
     is the gradient worked out in the chapter: ``(softmax(logits) -
     one_hot(labels)) / n``, written with Tensor operations so that it can be
