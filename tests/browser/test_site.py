@@ -37,6 +37,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -274,6 +275,25 @@ def _network_urls(driver, from_documents=""):
     return urls
 
 
+REDIRECT = re.compile(r'<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', re.I)
+
+
+def _follow_redirect(driver, page):
+    """index.html only forwards to the first chapter (a meta refresh): check where it lands,
+    once that page has loaded, not the forwarding page in the middle of the switch."""
+    match = REDIRECT.search((SITE_DIR / page).read_text(encoding="utf-8", errors="replace"))
+    if not match:
+        return
+    target = match.group(1).split("#")[0]
+    deadline = time.monotonic() + PAGE_LOAD_SECONDS
+    while time.monotonic() < deadline:
+        if driver.current_url.split("#")[0].endswith(target) and driver.execute_script(
+                "return document.readyState") == "complete":
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{page} should forward to {target}, but the browser is at {driver.current_url}")
+
+
 def _screenshots(driver, folder, name):
     """The whole page, laid out at the usual window width, in tiles of SCREENSHOT_TILE pixels.
 
@@ -304,6 +324,7 @@ def test_page(page, server, browser):
     browser.get_log("browser")        # start each page with empty logs
     _network_urls(browser)
     browser.get(server + page)
+    _follow_redirect(browser, page)
 
     mathjax = browser.execute_async_script(WAIT_FOR_MATHJAX, MATHJAX_SECONDS)
     broken_images = browser.execute_async_script(WAIT_FOR_IMAGES)
