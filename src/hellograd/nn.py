@@ -248,15 +248,22 @@ def cross_entropy(logits, labels):
         labels = labels.astype(np.intp)
     if n == 0:
         raise ValueError("cross_entropy: the batch is empty, so its mean loss is undefined")
-    if labels.min() < 0 or labels.max() >= classes:
+    rows = np.arange(n)
+    one_hot = np.zeros_like(logits.data)
+    try:
+        one_hot[rows, labels] = 1  # raises IndexError for a label >= classes
+        in_range = labels.min() >= 0  # a negative label would silently count from the end
+    except IndexError:
+        in_range = False
+    if not in_range:
         raise ValueError(
             f"cross_entropy: labels must lie in 0..{classes - 1}, got values from "
             f"{labels.min()} to {labels.max()}"
         )
-    rows = np.arange(n)
-    log_probs = logits.detach().log_softmax(axis=1).data
-    loss = -log_probs[rows, labels].sum() / n  # (ndarray.mean is slower, in Python)
-    one_hot = Tensor(np.zeros_like(logits.data))
-    one_hot.data[rows, labels] = 1
+    # Recorded like any operation, so that the rule below, which uses it, can itself be
+    # differentiated; the backward pass then needs only its exp, not a second log_softmax.
+    log_probs = logits.log_softmax(axis=1)
+    loss = -log_probs.data[rows, labels].sum() / n  # (ndarray.mean is slower, in Python)
+    one_hot = Tensor(one_hot)
     return _make("cross_entropy", loss, (logits,),
-                 (lambda g, out: (logits.softmax(axis=1) - one_hot) * (g / n),))
+                 (lambda g, out: (log_probs.exp() - one_hot) * (g / n),))

@@ -1,0 +1,354 @@
+"""How fast is hellograd? The book's MNIST training, three ways, timed and measured.
+
+    python benchmarks/mnist_mlp.py               # or: make bench
+    python benchmarks/mnist_mlp.py --epochs 1    # a quick look
+
+One recipe for everyone, the one of the chapter "The full MNIST network": the
+784-128-64-10 ReLU network with He initialisation from seed 0 (the very same
+starting weights for all), Adam (lr 2e-3, betas 0.9/0.999, eps 1e-8) with the
+learning rate following a cosine from 2e-3 to 0 over the run, mini-batches of 128
+drawn by ``hellograd.data.batches`` from the same seeded generator, float32
+throughout, 15 epochs, test accuracy after every epoch. It is trained by
+
+* ``hellograd``: the library of the book, as chapter 10 trains it;
+* ``numpy``: a forward and backward pass written by hand in NumPy, with no
+  autodiff at all: the floor for any engine built on NumPy. It updates its
+  weights with the same Adam (``hellograd.optim.Adam``, which only reads
+  ``.grad`` and writes ``.data``), so the two differ in the forward and
+  backward passes only;
+* ``torch``: PyTorch in eager mode on the CPU, if it is installed.
+
+Time. Each run trains in a fresh Python process, the frameworks taking turns,
+and is timed from building the model to the last epoch's test accuracy (wall
+clock). ``--repeat`` runs each framework several times and keeps the fastest,
+the usual way to see through other programs on a shared machine. ``--threads``
+sets the number of BLAS (and PyTorch) threads for every run: with the default,
+two here, a run slows down badly whenever another program wants a core too, as
+each matrix product then waits for its slower half; ``--threads 1`` is immune.
+
+Memory is measured in separate runs, because tracemalloc slows Python code down:
+the peak of the bytes allocated through Python and NumPy (``tracemalloc``; NumPy
+reports its array buffers to it) from building the model to the end of training,
+and the peak of each epoch's training steps, which stays flat when each step's
+graph is freed. tracemalloc does not see PyTorch's allocator, so for PyTorch only
+the peak resident size of the process (``ru_maxrss``, which also counts the data
+set and the libraries) is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+FRAMEWORKS = ("numpy", "hellograd", "torch")
+SIZES = (784, 128, 64, 10)
+BATCH_SIZE, LEARNING_RATE, EPOCHS, SEED = 128, 2e-3, 15, 0
+EVAL_BATCH = 1000  # the test set is scored 1000 images at a time, the same way for everyone
+
+
+# ----- the shared parts: data, starting weights, the loop -------------------------------------
+
+def load_data():
+    """MNIST as float32 rows of 784 pixels, standardised once with the training set's mean/std."""
+    from hellograd.data import load_mnist
+
+    x_train, y_train, x_test, y_test = load_mnist()
+    x_train = x_train.reshape(len(x_train), -1).astype(np.float32)
+    x_test = x_test.reshape(len(x_test), -1).astype(np.float32)
+    mean, std = x_train.mean(), x_train.std()
+    for x in (x_train, x_test):
+        x -= mean  # in place: float32 stays float32
+        x /= std
+    return x_train, y_train, x_test, y_test
+
+
+def hellograd_model(rng):
+    from hellograd import nn
+
+    layers = []
+    for n_in, n_out in zip(SIZES, SIZES[1:]):
+        layers += [nn.Linear(n_in, n_out, rng), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def starting_weights(rng):
+    """``[(W1, b1), (W2, b2), (W3, b3)]`` as the hellograd model starts; W has shape (in, out)."""
+    model = hellograd_model(rng)
+    return [(layer.weight.data.copy(), layer.bias.data.copy()) for layer in model.layers[::2]]
+
+
+def train(trainer, data, epochs, rng, measure_memory=False):
+    """The training loop every framework shares; ``trainer`` supplies ``step`` and ``predict``.
+
+    ``step(x, y, lr)`` takes one optimizer step on a batch and returns its loss as a float;
+    ``predict(x)`` returns the predicted labels. Returns the per-epoch history.
+    """
+    from hellograd.data import batches
+    from hellograd.optim import cosine_lr
+
+    x_train, y_train, x_test, y_test = data
+    total_steps = epochs * math.ceil(len(x_train) / BATCH_SIZE)
+    history = {"epoch_seconds": [], "train_loss": [], "test_accuracy": [], "epoch_peak_bytes": []}
+    step = 0
+    for _ in range(epochs):
+        start = time.perf_counter()
+        if measure_memory:
+            tracemalloc.reset_peak()
+        total, first = 0.0, step
+        for x, y in batches(x_train, y_train, BATCH_SIZE, shuffle=True, rng=rng):
+            total += trainer.step(x, y, cosine_lr(step, total_steps, LEARNING_RATE))
+            step += 1
+        if measure_memory:
+            history["epoch_peak_bytes"].append(tracemalloc.get_traced_memory()[1])
+        correct = sum(int((trainer.predict(x) == y).sum())
+                      for x, y in batches(x_test, y_test, EVAL_BATCH, shuffle=False))
+        history["train_loss"].append(total / (step - first))
+        history["test_accuracy"].append(correct / len(x_test))
+        history["epoch_seconds"].append(time.perf_counter() - start)
+    return history
+
+
+# ----- the three trainers ---------------------------------------------------------------------
+
+class HellogradTrainer:
+    """The library of the book, used as chapter 10 uses it."""
+
+    def __init__(self, rng):
+        from hellograd import Tensor, no_grad, nn, optim
+
+        self.Tensor, self.no_grad, self.cross_entropy = Tensor, no_grad, nn.cross_entropy
+        self.model = hellograd_model(rng)
+        self.optimizer = optim.Adam(self.model.parameters(), lr=LEARNING_RATE)
+
+    def step(self, x, y, lr):
+        loss = self.cross_entropy(self.model(self.Tensor(x)), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.lr = lr
+        self.optimizer.step()
+        return loss.item()
+
+    def predict(self, x):
+        with self.no_grad():
+            return self.model(self.Tensor(x)).data.argmax(axis=1)
+
+
+class NumpyTrainer:
+    """The same network with its backward pass written out by hand: no graph, no autodiff."""
+
+    def __init__(self, rng):
+        from hellograd import Tensor, optim
+
+        # Tensors only as containers for the shared Adam: it reads .grad and updates .data.
+        self.params = [Tensor(a, requires_grad=True) for pair in starting_weights(rng) for a in pair]
+        self.optimizer = optim.Adam(self.params, lr=LEARNING_RATE)
+
+    def step(self, x, y, lr):
+        W1, b1, W2, b2, W3, b3 = (p.data for p in self.params)
+        n = len(y)
+        rows = np.arange(n)
+        # forward
+        z1 = x @ W1
+        z1 += b1
+        h1 = np.maximum(z1, 0)
+        z2 = h1 @ W2
+        z2 += b2
+        h2 = np.maximum(z2, 0)
+        z3 = h2 @ W3
+        z3 += b3
+        z3 -= z3.max(axis=1, keepdims=True)             # a stable softmax
+        e = np.exp(z3)
+        s = e.sum(axis=1, keepdims=True)
+        loss = (np.log(s[:, 0]) - z3[rows, y]).sum() / n  # the mean of -log softmax[label]
+        # backward: d loss / d z3 = (softmax - one_hot) / n
+        d3 = e / s
+        d3[rows, y] -= 1
+        d3 /= n
+        gW3, gb3 = h2.T @ d3, d3.sum(axis=0)
+        d2 = d3 @ W3.T
+        d2 *= z2 > 0
+        gW2, gb2 = h1.T @ d2, d2.sum(axis=0)
+        d1 = d2 @ W2.T
+        d1 *= z1 > 0
+        gW1, gb1 = x.T @ d1, d1.sum(axis=0)
+        for p, g in zip(self.params, (gW1, gb1, gW2, gb2, gW3, gb3)):
+            p.grad = g
+        self.optimizer.lr = lr
+        self.optimizer.step()
+        return float(loss)
+
+    def predict(self, x):
+        W1, b1, W2, b2, W3, b3 = (p.data for p in self.params)
+        h = np.maximum(x @ W1 + b1, 0)
+        h = np.maximum(h @ W2 + b2, 0)
+        return (h @ W3 + b3).argmax(axis=1)
+
+
+class TorchTrainer:
+    """PyTorch in eager mode on the CPU, started from the same weights."""
+
+    def __init__(self, rng):
+        import torch
+
+        self.torch = torch
+        linears = [torch.nn.Linear(n_in, n_out) for n_in, n_out in zip(SIZES, SIZES[1:])]
+        with torch.no_grad():
+            for linear, (W, b) in zip(linears, starting_weights(rng)):
+                linear.weight.copy_(torch.from_numpy(W.T))  # torch keeps (out, in)
+                linear.bias.copy_(torch.from_numpy(b))
+        self.model = torch.nn.Sequential(linears[0], torch.nn.ReLU(), linears[1], torch.nn.ReLU(),
+                                         linears[2])
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE,
+                                          betas=(0.9, 0.999), eps=1e-8)
+
+    def step(self, x, y, lr):
+        torch = self.torch
+        loss = torch.nn.functional.cross_entropy(self.model(torch.from_numpy(x)), torch.from_numpy(y))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        return loss.item()
+
+    def predict(self, x):
+        with self.torch.no_grad():
+            return self.model(self.torch.from_numpy(x)).argmax(dim=1).numpy()
+
+
+TRAINERS = {"hellograd": HellogradTrainer, "numpy": NumpyTrainer, "torch": TorchTrainer}
+
+
+# ----- measurements ---------------------------------------------------------------------------
+
+def set_torch_threads(threads):
+    import torch  # imported before any clock starts, like NumPy and hellograd
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def worker(framework, epochs, measure_memory, threads):
+    """One whole training run in this process: the figures as a dict."""
+    torch_threads = set_torch_threads(threads) if framework == "torch" else None
+    data = load_data()
+    rng = np.random.default_rng(SEED)
+    if measure_memory:
+        tracemalloc.start()
+    start = time.perf_counter()
+    history = train(TRAINERS[framework](rng), data, epochs, rng, measure_memory)
+    result = {"framework": framework, "seconds": time.perf_counter() - start, **history}
+    if measure_memory:
+        result["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    result["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    result["torch_threads"] = torch_threads
+    return result
+
+
+def run_in_subprocess(arguments, threads):
+    command = [sys.executable, __file__, *arguments]
+    env = dict(os.environ)
+    if threads:
+        command += ["--threads", str(threads)]
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(arguments)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+# ----- the report -----------------------------------------------------------------------------
+
+def available(framework):
+    if framework != "torch":
+        return True
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def ratio_line(what, value, target):
+    return f"{what:42s} {value:6.3f}   (target {target})"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--repeat", type=int, default=2, help="whole runs per framework (the fastest counts)")
+    parser.add_argument("--memory-epochs", type=int, default=3, help="epochs of the memory runs (0: none)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="BLAS/PyTorch threads for every run (default: each library's own default)")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    frameworks = [f for f in args.frameworks.split(",") if f]
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.epochs, args.memory, args.threads)))
+        return
+
+    for skipped in [f for f in frameworks if not available(f)]:
+        print(f"({skipped} is not installed: skipped)")
+    frameworks = [f for f in frameworks if available(f)]
+    print(f"MNIST 784-128-64-10, Adam 2e-3 + cosine, batch {BATCH_SIZE}, {args.epochs} epochs, float32; "
+          f"threads: {args.threads or 'library defaults'}; {os.cpu_count()} CPUs")
+    timed = {f: [] for f in frameworks}
+    for round_ in range(args.repeat):
+        for framework in frameworks:
+            run = run_in_subprocess(["--worker", framework, "--epochs", str(args.epochs)], args.threads)
+            timed[framework].append(run)
+            print(f"  run {round_ + 1}/{args.repeat} {framework:9s} {run['seconds']:6.1f} s   "
+                  f"test accuracy {run['test_accuracy'][-1]:.4f}", flush=True)
+    memory = {}
+    if args.memory_epochs:
+        for framework in [f for f in frameworks if f != "torch"]:
+            memory[framework] = run_in_subprocess(
+                ["--worker", framework, "--epochs", str(args.memory_epochs), "--memory"], args.threads)
+
+    best = {f: min(runs, key=lambda r: r["seconds"]) for f, runs in timed.items()}
+    print()
+    print(f"{'':10s} {'time (s)':>9s} {'s/epoch':>8s} {'test acc':>9s} {'loss':>7s} "
+          f"{'peak MB':>8s} {'epoch peaks MB':>18s} {'max RSS MB':>10s}")
+    for framework, run in best.items():
+        mem = memory.get(framework)
+        peak = f"{mem['peak_bytes'] / 1e6:8.2f}" if mem else f"{'-':>8s}"
+        epoch_peaks = " ".join(f"{b / 1e6:.2f}" for b in mem["epoch_peak_bytes"]) if mem else "-"
+        print(f"{framework:10s} {run['seconds']:9.1f} {np.median(run['epoch_seconds']):8.2f} "
+              f"{run['test_accuracy'][-1]:9.4f} {run['train_loss'][-1]:7.4f} {peak} {epoch_peaks:>18s} "
+              f"{run['max_rss_bytes'] / 1e6:10.0f}")
+    print()
+    if "hellograd" in best and "numpy" in best:
+        print(ratio_line("whole training, hellograd / NumPy by hand",
+                         best["hellograd"]["seconds"] / best["numpy"]["seconds"], "<= 1.15"))
+    if "hellograd" in best and "torch" in best:
+        print(ratio_line("whole training, hellograd / PyTorch eager",
+                         best["hellograd"]["seconds"] / best["torch"]["seconds"], "< 1"))
+    if "hellograd" in memory and "numpy" in memory:
+        peaks = memory["hellograd"]["epoch_peak_bytes"]
+        print(ratio_line("peak memory, hellograd / NumPy by hand",
+                         memory["hellograd"]["peak_bytes"] / memory["numpy"]["peak_bytes"], "<= 1.2"))
+        print(f"{'hellograd epoch peaks: largest - smallest':42s} {(max(peaks) - min(peaks)) / 1e3:6.1f} kB")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump({"timed": timed, "memory": memory, "threads": args.threads, "epochs": args.epochs},
+                      file, indent=1)
+
+
+if __name__ == "__main__":
+    main()
