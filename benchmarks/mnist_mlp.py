@@ -8,7 +8,7 @@ One recipe for everyone, the one of the chapter "The full MNIST network": the
 starting weights for all), Adam (lr 2e-3, betas 0.9/0.999, eps 1e-8) with the
 learning rate following a cosine from 2e-3 to 0 over the run, mini-batches of 128
 drawn by ``hellograd.data.batches`` from the same seeded generator, float32
-throughout, 20 epochs, test accuracy after every epoch. It is trained by
+throughout, 15 epochs, test accuracy after every epoch. It is trained by
 
 * ``hellograd``: the library of the book, as chapter 10 trains it;
 * ``numpy``: a forward and backward pass written by hand in NumPy, with no
@@ -51,7 +51,7 @@ import numpy as np
 
 FRAMEWORKS = ("numpy", "hellograd", "torch")
 SIZES = (784, 128, 64, 10)
-BATCH_SIZE, LEARNING_RATE, EPOCHS, SEED = 128, 2e-3, 20, 0
+BATCH_SIZE, LEARNING_RATE, EPOCHS, SEED = 128, 2e-3, 15, 0
 EVAL_BATCH = 1000  # the test set is scored 1000 images at a time, the same way for everyone
 
 

@@ -250,7 +250,7 @@ class Tensor:
 
     def __matmul__(self, other):
         other = self._lift(other, "matmul")
-        a, b = self.data.shape, other.data.shape
+        a, b = self.shape, other.shape
         inner_b = b[-2] if len(b) > 1 else (b[0] if b else None)
         if not a or not b or a[-1] != inner_b:
             raise ValueError(
@@ -258,7 +258,7 @@ class Tensor:
                 f"(the last dimension of the first must equal the "
                 f"{'second-to-last' if len(b) > 1 else 'only'} dimension of the second)"
             )
-        if len(a) == 1 or len(b) == 1:
+        if self.ndim == 1 or other.ndim == 1:
             # A vector is a one-row (or one-column) matrix whose extra axis is dropped.
             left = self.reshape(1, -1) if self.ndim == 1 else self
             right = other.reshape(-1, 1) if other.ndim == 1 else other
@@ -311,7 +311,7 @@ class Tensor:
     def relu(self):
         """max(x, 0) elementwise; its gradient at exactly 0 is taken to be 0."""
         def rule(g, out):
-            return g * Tensor((self.data > 0).astype(self.data.dtype))
+            return g * Tensor((self.data > 0).astype(self.dtype))
         return _make("relu", np.maximum(self.data, 0), (self,), (rule,))
 
     def abs(self):
@@ -329,13 +329,9 @@ class Tensor:
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (all axes by default), as ``numpy.sum``."""
         axes = _normalize_axes(axis, self.ndim)
-
-        def rule(g, out):
-            kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
-            return g.reshape(*kept).broadcast_to(self.shape)
-
-        # np.add.reduce is what ndarray.sum calls, minus a layer of Python.
-        return _make("sum", np.add.reduce(self.data, axis=axes, keepdims=keepdims), (self,), (rule,))
+        kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
+        return _make("sum", self.data.sum(axis=axes, keepdims=keepdims), (self,),
+                     (lambda g, out: g.reshape(*kept).broadcast_to(self.shape),))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (all axes by default): the sum divided by the count."""
