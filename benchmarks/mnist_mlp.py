@@ -18,13 +18,14 @@ throughout, 15 epochs, test accuracy after every epoch. It is trained by
   backward passes only;
 * ``torch``: PyTorch in eager mode on the CPU, if it is installed.
 
-Time. Each run trains in a fresh Python process, the frameworks taking turns,
-and is timed from building the model to the last epoch's test accuracy (wall
-clock). ``--repeat`` runs each framework several times and keeps the fastest,
-the usual way to see through other programs on a shared machine. ``--threads``
-sets the number of BLAS (and PyTorch) threads for every run: with the default,
-two here, a run slows down badly whenever another program wants a core too, as
-each matrix product then waits for its slower half; ``--threads 1`` is immune.
+Time. Each run trains in a fresh Python process, the frameworks taking turns (in
+reverse order every other round), and is timed from building the model to the last
+epoch's test accuracy (wall clock). ``--repeat`` runs each framework several times; the
+report keeps each framework's fastest run, the usual way to see through other programs
+on a shared machine (``timeit`` does the same), and shows the median too. Every run uses
+one BLAS (and PyTorch) thread unless ``--threads`` says otherwise: at these sizes a
+second thread gains little, and whenever another program wants a core a two-thread
+matrix product waits for its slower half, so a run can take many times as long.
 
 Memory is measured in separate runs, because tracemalloc slows Python code down:
 the peak of the bytes allocated through Python and NumPy (``tracemalloc``; NumPy
@@ -288,10 +289,10 @@ def ratio_line(what, value, target):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--repeat", type=int, default=2, help="whole runs per framework (the fastest counts)")
+    parser.add_argument("--repeat", type=int, default=3, help="whole runs per framework (the fastest counts)")
     parser.add_argument("--memory-epochs", type=int, default=3, help="epochs of the memory runs (0: none)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="BLAS/PyTorch threads for every run (default: each library's own default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/PyTorch threads for every run (0: each library's own default)")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
@@ -310,7 +311,7 @@ def main():
           f"threads: {args.threads or 'library defaults'}; {os.cpu_count()} CPUs")
     timed = {f: [] for f in frameworks}
     for round_ in range(args.repeat):
-        for framework in frameworks:
+        for framework in frameworks if round_ % 2 == 0 else frameworks[::-1]:
             run = run_in_subprocess(["--worker", framework, "--epochs", str(args.epochs)], args.threads)
             timed[framework].append(run)
             print(f"  run {round_ + 1}/{args.repeat} {framework:9s} {run['seconds']:6.1f} s   "
@@ -322,23 +323,24 @@ def main():
                 ["--worker", framework, "--epochs", str(args.memory_epochs), "--memory"], args.threads)
 
     best = {f: min(runs, key=lambda r: r["seconds"]) for f, runs in timed.items()}
+    median = {f: float(np.median([r["seconds"] for r in runs])) for f, runs in timed.items()}
     print()
-    print(f"{'':10s} {'time (s)':>9s} {'s/epoch':>8s} {'test acc':>9s} {'loss':>7s} "
+    print(f"{'':10s} {'time (s)':>9s} {'median':>7s} {'s/epoch':>8s} {'test acc':>9s} {'loss':>7s} "
           f"{'peak MB':>8s} {'epoch peaks MB':>18s} {'max RSS MB':>10s}")
     for framework, run in best.items():
         mem = memory.get(framework)
         peak = f"{mem['peak_bytes'] / 1e6:8.2f}" if mem else f"{'-':>8s}"
         epoch_peaks = " ".join(f"{b / 1e6:.2f}" for b in mem["epoch_peak_bytes"]) if mem else "-"
-        print(f"{framework:10s} {run['seconds']:9.1f} {np.median(run['epoch_seconds']):8.2f} "
+        print(f"{framework:10s} {run['seconds']:9.1f} {median[framework]:7.1f} {np.median(run['epoch_seconds']):8.2f} "
               f"{run['test_accuracy'][-1]:9.4f} {run['train_loss'][-1]:7.4f} {peak} {epoch_peaks:>18s} "
               f"{run['max_rss_bytes'] / 1e6:10.0f}")
     print()
-    if "hellograd" in best and "numpy" in best:
-        print(ratio_line("whole training, hellograd / NumPy by hand",
-                         best["hellograd"]["seconds"] / best["numpy"]["seconds"], "<= 1.15"))
-    if "hellograd" in best and "torch" in best:
-        print(ratio_line("whole training, hellograd / PyTorch eager",
-                         best["hellograd"]["seconds"] / best["torch"]["seconds"], "< 1"))
+    for other, target in (("numpy", "<= 1.15"), ("torch", "< 1")):
+        if "hellograd" in best and other in best:
+            name = {"numpy": "NumPy by hand", "torch": "PyTorch eager"}[other]
+            print(ratio_line(f"whole training, hellograd / {name}",
+                             best["hellograd"]["seconds"] / best[other]["seconds"], target)
+                  + f"   median runs: {median['hellograd'] / median[other]:.3f}")
     if "hellograd" in memory and "numpy" in memory:
         peaks = memory["hellograd"]["epoch_peak_bytes"]
         print(ratio_line("peak memory, hellograd / NumPy by hand",

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hellograd import Tensor, gradcheck, is_grad_enabled, no_grad
+from hellograd import Tensor, grad, gradcheck, is_grad_enabled, no_grad
 from hellograd.autograd import unbroadcast
 
 
@@ -70,3 +70,31 @@ def test_grad_mode_is_on_by_default_in_every_thread_and_private_to_it():
         worker.join()
         assert not is_grad_enabled()
     assert seen == [True] and is_grad_enabled()
+
+
+def test_grad_mode_is_restored_when_the_block_raises():
+    with pytest.raises(ZeroDivisionError):
+        with no_grad():
+            1 / 0
+    assert is_grad_enabled()
+
+
+def test_relu_rule_masks_without_converting_and_differentiates_again(rng):
+    x = Tensor(rng.standard_normal((4, 5)).astype(np.float32), requires_grad=True)
+    weights = Tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    (g,) = grad((x.relu() * weights).sum(), [x])
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g.data, np.where(x.data > 0, weights.data, 0))
+    # The gradient of sum(relu(x) * x) is 2 relu(x), so that of sum(2 relu(x) * v) is
+    # 2 v where x > 0: it has gone back through the mask op.
+    (g,) = grad((x.relu() * x).sum(), [x], create_graph=True)
+    v = rng.standard_normal((4, 5)).astype(np.float32)
+    (h,) = grad((g * v).sum(), [x])
+    np.testing.assert_allclose(h.data, np.where(x.data > 0, 2 * v, 0), rtol=1e-6)
+
+
+def test_tensors_have_fixed_attributes():
+    t = Tensor([1.0, 2.0])
+    with pytest.raises(AttributeError):
+        t.colour = "red"  # a typo in an attribute name fails loudly instead of adding one
+    assert t._site is None and t.grad is None

@@ -61,17 +61,22 @@ def detect_anomaly():
         enabled = previous
 
 
-@contextlib.contextmanager
+class _BackwardPhase:
+    # A class, not a @contextlib.contextmanager generator: every backward pass enters one.
+    def __enter__(self):
+        global _in_backward
+        self.previous = _in_backward
+        _in_backward = True
+
+    def __exit__(self, *exc_info):
+        global _in_backward
+        _in_backward = self.previous
+
+
 def backward_phase():
     """Used by the backward pass: while rules run, their own ops are not reported as
     forward anomalies, because the gradient they produce is checked instead."""
-    global _in_backward
-    previous = _in_backward
-    _in_backward = True
-    try:
-        yield
-    finally:
-        _in_backward = previous
+    return _BackwardPhase()
 
 
 def creation_site():

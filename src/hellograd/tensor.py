@@ -55,6 +55,7 @@ def _make(op, data, parents, rules):
     out.grad = None
     out.name = None
     out._op = op
+    out._site = None
     if is_grad_enabled() and _any_requires_grad(parents):
         out.requires_grad = True
         out._parents = parents
@@ -118,7 +119,10 @@ class Tensor:
 
     # NumPy then defers to us: `array * tensor` calls Tensor.__rmul__.
     __array_ufunc__ = None
-    _site = None  # where the op was created; recorded only inside detect_anomaly()
+    # Fixed attributes: a graph creates thousands of tensors a second, and slots make each
+    # one smaller and quicker to build than a per-object __dict__.
+    __slots__ = ("data", "grad", "requires_grad", "name", "_op", "_parents", "_backward_rules",
+                 "_site", "__weakref__")
 
     def __init__(self, data, requires_grad=False, name=None):
         self.data = _as_array(data)
@@ -128,6 +132,7 @@ class Tensor:
         self._op = ""
         self._parents = ()
         self._backward_rules = ()
+        self._site = None  # where the op was created; recorded only inside detect_anomaly()
 
     # ----- plain attributes -----------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="The shape of ``data``.")
@@ -250,24 +255,25 @@ class Tensor:
 
     def __matmul__(self, other):
         other = self._lift(other, "matmul")
-        a, b = self.shape, other.shape
-        inner_b = b[-2] if len(b) > 1 else (b[0] if b else None)
-        if not a or not b or a[-1] != inner_b:
+        a, b = self.data.shape, other.data.shape
+        if len(a) == 2 and len(b) == 2 and a[1] == b[0]:
+            pass  # two aligned matrices: the common case, checked first and cheaply
+        elif not a or not b or a[-1] != (b[-2] if len(b) > 1 else b[0]):
             raise ValueError(
                 f"matmul: shapes {a} and {b} are not aligned "
                 f"(the last dimension of the first must equal the "
                 f"{'second-to-last' if len(b) > 1 else 'only'} dimension of the second)"
             )
-        if self.ndim == 1 or other.ndim == 1:
+        elif len(a) == 1 or len(b) == 1:
             # A vector is a one-row (or one-column) matrix whose extra axis is dropped.
-            left = self.reshape(1, -1) if self.ndim == 1 else self
-            right = other.reshape(-1, 1) if other.ndim == 1 else other
+            left = self.reshape(1, -1) if len(a) == 1 else self
+            right = other.reshape(-1, 1) if len(b) == 1 else other
             product = left @ right
             shape = product.shape[:-2]
-            shape += () if self.ndim == 1 else product.shape[-2:-1]
-            shape += () if other.ndim == 1 else product.shape[-1:]
+            shape += () if len(a) == 1 else product.shape[-2:-1]
+            shape += () if len(b) == 1 else product.shape[-1:]
             return product.reshape(*shape)
-        if len(a) > 2 or len(b) > 2:
+        elif len(a) > 2 or len(b) > 2:
             try:
                 np.broadcast_shapes(a[:-2], b[:-2])
             except ValueError:
@@ -310,9 +316,8 @@ class Tensor:
 
     def relu(self):
         """max(x, 0) elementwise; its gradient at exactly 0 is taken to be 0."""
-        def rule(g, out):
-            return g * Tensor((self.data > 0).astype(self.dtype))
-        return _make("relu", np.maximum(self.data, 0), (self,), (rule,))
+        return _make("relu", np.maximum(self.data, 0), (self,),
+                     (lambda g, out: _mask(g, self.data > 0),))
 
     def abs(self):
         """Absolute value; its gradient at exactly 0 is taken to be 0."""
@@ -328,10 +333,14 @@ class Tensor:
     # ----- reductions -----------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (all axes by default), as ``numpy.sum``."""
-        axes = _normalize_axes(axis, self.ndim)
-        kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
-        return _make("sum", self.data.sum(axis=axes, keepdims=keepdims), (self,),
-                     (lambda g, out: g.reshape(*kept).broadcast_to(self.shape),))
+        axes = _normalize_axes(axis, self.data.ndim)
+
+        def rule(g, out):
+            kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
+            return g.reshape(*kept).broadcast_to(self.shape)
+
+        # np.add.reduce is what ndarray.sum calls, minus a layer of Python.
+        return _make("sum", np.add.reduce(self.data, axis=axes, keepdims=keepdims), (self,), (rule,))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (all axes by default): the sum divided by the count."""
@@ -383,7 +392,7 @@ class Tensor:
     @property
     def mT(self):
         """The last two axes swapped, which transposes each matrix in a batch."""
-        if self.ndim < 2:
+        if self.data.ndim < 2:
             raise ValueError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
         # Its own inverse; built directly (not via transpose) as every matmul's backward uses it.
         return _make("transpose", self.data.swapaxes(-1, -2), (self,), (lambda g, out: g.mT,))
@@ -435,6 +444,15 @@ class Tensor:
 def _reduced_shape(shape, axes):
     """The shape a reduction over ``axes`` leaves (``keepdims=False``)."""
     return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _mask(g, mask):
+    """``g`` where the boolean array ``mask`` is true, 0 elsewhere (relu's backward rule).
+
+    Multiplying by a constant 0/1 array, without first converting the mask to
+    ``g``'s dtype. The result is linear in ``g``, so its own rule is itself.
+    """
+    return _make("mask", g.data * mask, (g,), (lambda g2, out: _mask(g2, mask),))
 
 
 def _scatter_add(g, index, shape):
