@@ -18,7 +18,7 @@ export MPLBACKEND := Agg
 # their figures would silently vanish from the pages. So the builds below unset it.
 BUILD_ENV := env -u MPLBACKEND
 
-.PHONY: install book test unit notebooks build-strict browser figures lab clean
+.PHONY: install book test unit notebooks build-strict browser figures bench lab clean
 
 install: $(VENV)/.installed $(KERNEL_CONFIG)
 
@@ -69,6 +69,12 @@ browser: install
 # The intro's pictures (committed; regenerate after changing hellograd.viz or the script).
 figures: install
 	$(PYTHON) book/figures/make_intro_figures.py
+
+# Speed and memory of the MNIST training: hellograd, NumPy by hand, and PyTorch if installed
+# (about 3 minutes; run it on a quiet machine). The figures quoted in README.md and in the
+# appendix page book/benchmarks are the ones recorded in benchmarks/results/mnist_mlp.json.
+bench: install
+	$(PYTHON) benchmarks/mnist_mlp.py --json benchmarks/results/mnist_mlp.json
 
 lab: install
 	$(VENV)/bin/jupyter lab book

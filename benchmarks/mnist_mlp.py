@@ -282,6 +282,30 @@ def available(framework):
     return True
 
 
+def machine_description():
+    """What the figures depend on: the processor, the core count, the versions, the date."""
+    import platform
+
+    description = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+                   "processor": _processor_name(), "python": platform.python_version(),
+                   "numpy": np.__version__, "system": platform.platform()}
+    if available("torch"):
+        import torch
+
+        description["torch"] = torch.__version__
+    return description
+
+
+def _processor_name():
+    try:
+        with open("/proc/cpuinfo") as file:
+            return next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or "unknown"
+
+
 def ratio_line(what, value, target):
     return f"{what:42s} {value:6.3f}   (target {target})"
 
@@ -347,9 +371,12 @@ def main():
                          memory["hellograd"]["peak_bytes"] / memory["numpy"]["peak_bytes"], "<= 1.2"))
         print(f"{'hellograd epoch peaks: largest - smallest':42s} {(max(peaks) - min(peaks)) / 1e3:6.1f} kB")
     if args.json:
+        record = {"timed": timed, "memory": memory, "threads": args.threads, "epochs": args.epochs,
+                  "command": " ".join(["python", "benchmarks/mnist_mlp.py", *sys.argv[1:]]),
+                  "machine": machine_description()}
         with open(args.json, "w") as file:
-            json.dump({"timed": timed, "memory": memory, "threads": args.threads, "epochs": args.epochs},
-                      file, indent=1)
+            json.dump(record, file, indent=1)
+            file.write("\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""benchmarks/mnist_mlp.py compares hellograd with a forward and backward pass written by hand
+in NumPy; the comparison means something only if both compute the same thing."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "mnist_mlp.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("mnist_mlp", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hand_written_backward_matches_hellograd(bench, rng):
+    x = rng.standard_normal((32, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=32)
+    by_hand = bench.NumpyTrainer(np.random.default_rng(0))
+    engine = bench.HellogradTrainer(np.random.default_rng(0))
+    # lr = 0: Adam leaves the weights alone, and each .grad holds this batch's gradient.
+    loss_by_hand, loss_engine = by_hand.step(x, y, 0.0), engine.step(x, y, 0.0)
+    assert loss_by_hand == pytest.approx(loss_engine, rel=1e-5)
+    for p, q in zip(by_hand.params, engine.model.parameters()):
+        assert p.grad.dtype == q.grad.dtype == np.float32
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(by_hand.predict(x), engine.predict(x))
+
+
+def test_machine_description_names_what_the_figures_depend_on(bench):
+    description = bench.machine_description()
+    assert {"date", "cpus", "processor", "python", "numpy"} <= description.keys()
+
+
+def test_recorded_results_are_complete():
+    """The figures the README and the appendix page quote: written by `make bench`."""
+    record = json.loads((SCRIPT.parent / "results" / "mnist_mlp.json").read_text())
+    assert record["epochs"] == 15 and record["threads"] == 1
+    assert {"numpy", "hellograd"} <= record["timed"].keys()
+    for runs in record["timed"].values():
+        assert all(len(run["epoch_seconds"]) == 15 for run in runs)
+    assert {"numpy", "hellograd"} <= record["memory"].keys()
+
+
+@pytest.mark.parametrize("measure_memory", [False, True])
+@pytest.mark.parametrize("framework", ["numpy", "hellograd"])
+def test_a_worker_reports_its_figures(bench, framework, measure_memory, monkeypatch):
+    """Two epochs on 600 random images: the figures one run of `make bench` reports."""
+    rng = np.random.default_rng(1)
+    data = (rng.standard_normal((600, 784)).astype(np.float32), rng.integers(0, 10, 600),
+            rng.standard_normal((200, 784)).astype(np.float32), rng.integers(0, 10, 200))
+    monkeypatch.setattr(bench, "load_data", lambda: data)
+    result = bench.worker(framework, epochs=2, measure_memory=measure_memory, threads=1)
+    assert result["framework"] == framework and result["seconds"] > 0
+    assert len(result["epoch_seconds"]) == len(result["test_accuracy"]) == 2
+    assert all(0 <= a <= 1 for a in result["test_accuracy"])
+    assert result["train_loss"][1] < result["train_loss"][0]
+    assert len(result["epoch_peak_bytes"]) == (2 if measure_memory else 0)
+    assert ("peak_bytes" in result) == measure_memory
+    json.dumps(result)  # it travels to the parent process as JSON
+
+
+def test_readme_quotes_the_recorded_figures():
+    record = json.loads((SCRIPT.parent / "results" / "mnist_mlp.json").read_text())
+    readme = (SCRIPT.parent.parent / "README.md").read_text()
+    best = {f: min(run["seconds"] for run in runs) for f, runs in record["timed"].items()}
+    median = {f: float(np.median([run["seconds"] for run in runs])) for f, runs in record["timed"].items()}
+    quoted = [f"{best[f]:.1f} s | {median[f]:.1f} s | {record['timed'][f][0]['test_accuracy'][-1]:.2%}"
+              for f in best]
+    quoted += [f"{record['memory'][f]['peak_bytes'] / 1e6:.2f} MB" for f in record["memory"]]
+    quoted += [f"({best['hellograd'] / best['torch']:.2f}×)", f"takes {best['hellograd'] / best['numpy']:.2f}×",
+               f"({record['memory']['hellograd']['peak_bytes'] / record['memory']['numpy']['peak_bytes']:.2f}×)",
+               f"Measured {record['machine']['date']}",
+               f"about {round((best['hellograd'] - best['numpy']) / (15 * 469) * 1e6, -1):.0f} µs a step"]
+    missing = [text for text in quoted if text not in readme]
+    assert not missing, f"README.md does not quote benchmarks/results/mnist_mlp.json: {missing}"
