@@ -307,3 +307,11 @@ def test_load_errors_name_the_file(tmp_path, rng):
     np.save(tmp_path / "single.npy", np.zeros(3))
     with pytest.raises(ValueError, match="holds a single array"):
         model.load(tmp_path / "single.npy")
+
+
+def test_part_three_modules_are_attributes_of_the_package():
+    import hellograd as hg
+
+    assert hg.nn.Linear is nn.Linear and hg.optim.Adam.__module__ == "hellograd.optim"
+    assert hg.data.load_mnist.__module__ == "hellograd.data"
+    assert {"nn", "optim", "data"} <= set(hg.__all__)

@@ -12,6 +12,9 @@ from .scalar import Scalar
 from .tensor import Tensor
 from .viz import draw_graph
 
+# The building blocks of Part III, as `hellograd.nn.Linear`, `hellograd.optim.Adam`, ...
+from . import data, nn, optim
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -28,4 +31,7 @@ __all__ = [
     "detect_anomaly",
     "AnomalyError",
     "draw_graph",
+    "data",
+    "nn",
+    "optim",
 ]
