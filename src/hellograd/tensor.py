@@ -336,8 +336,7 @@ class Tensor:
         axes = _normalize_axes(axis, self.data.ndim)
 
         def rule(g, out):
-            kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
-            return g.reshape(*kept).broadcast_to(self.shape)
+            return g.reshape(*_kept_shape(self.shape, axes)).broadcast_to(self.shape)
 
         # np.add.reduce is what ndarray.sum calls, minus a layer of Python.
         return _make("sum", np.add.reduce(self.data, axis=axes, keepdims=keepdims), (self,), (rule,))
