@@ -1,6 +1,7 @@
 """The MNIST digits, and mini-batches over a data set.
 
-Introduced in the chapter "The full MNIST network" (chapter 10)::
+Introduced in the chapter "Gradient descent" (chapter 1, which reads the 3s and 7s); the
+chapter "The full MNIST network" (chapter 10) trains on all of it, in mini-batches::
 
     import numpy as np
     from hellograd.data import load_mnist, batches
@@ -67,7 +68,7 @@ def cache_dir() -> Path:
 def load_mnist(root=None, download=True, mirrors=None, *, progress=None):
     """Load MNIST as ``(x_train, y_train, x_test, y_test)`` NumPy arrays.
 
-    Introduced in the chapter "The full MNIST network" (chapter 10). Images are uint8 of shape
+    Introduced in the chapter "Gradient descent" (chapter 1). Images are uint8 of shape
     ``(n, 28, 28)`` (0 is background, 255 is ink), labels are int64 digits 0-9; 60,000 training
     and 10,000 test examples.
 
