@@ -66,17 +66,28 @@ def test_a_worker_reports_its_figures(bench, framework, measure_memory, monkeypa
     json.dumps(result)  # it travels to the parent process as JSON
 
 
-def test_readme_quotes_the_recorded_figures():
+def test_readme_quotes_the_recorded_figures(bench):
     record = json.loads((SCRIPT.parent / "results" / "mnist_mlp.json").read_text())
     readme = (SCRIPT.parent.parent / "README.md").read_text()
-    best = {f: min(run["seconds"] for run in runs) for f, runs in record["timed"].items()}
-    median = {f: float(np.median([run["seconds"] for run in runs])) for f, runs in record["timed"].items()}
+    figures = bench.summarize(record)
+    best, median = figures["best"], figures["median"]
     quoted = [f"{best[f]:.1f} s | {median[f]:.1f} s | {record['timed'][f][0]['test_accuracy'][-1]:.2%}"
               for f in best]
     quoted += [f"{record['memory'][f]['peak_bytes'] / 1e6:.2f} MB" for f in record["memory"]]
-    quoted += [f"({best['hellograd'] / best['torch']:.2f}×)", f"takes {best['hellograd'] / best['numpy']:.2f}×",
-               f"({record['memory']['hellograd']['peak_bytes'] / record['memory']['numpy']['peak_bytes']:.2f}×)",
-               f"Measured {record['machine']['date']}",
-               f"about {round((best['hellograd'] - best['numpy']) / (15 * 469) * 1e6, -1):.0f} µs a step"]
+    quoted += [f"({figures['over_torch']:.2f}×)", f"takes {figures['over_numpy']:.2f}×",
+               f"({figures['memory_ratio']:.2f}×)", f"Measured {record['machine']['date']}",
+               f"about {round(figures['extra_per_step'] * 1e6, -1):.0f} µs a step"]
     missing = [text for text in quoted if text not in readme]
     assert not missing, f"README.md does not quote benchmarks/results/mnist_mlp.json: {missing}"
+
+
+def test_summary_of_a_record(bench):
+    run = lambda seconds: {"seconds": seconds}  # noqa: E731
+    record = {"epochs": 2, "timed": {"numpy": [run(10.0), run(12.0), run(11.0)],
+                                     "hellograd": [run(12.0), run(13.0), run(15.0)]},
+              "memory": {"numpy": {"peak_bytes": 4e6}, "hellograd": {"peak_bytes": 3e6}}}
+    figures = bench.summarize(record)
+    assert figures["best"] == {"numpy": 10.0, "hellograd": 12.0}
+    assert figures["median"] == {"numpy": 11.0, "hellograd": 13.0}
+    assert figures["steps"] == 2 * 469 and figures["over_numpy"] == 1.2 and figures["over_torch"] is None
+    assert figures["extra_per_step"] == pytest.approx(2.0 / 938) and figures["memory_ratio"] == 0.75
