@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from hellograd import Tensor, grad, gradcheck, is_grad_enabled, no_grad
-from hellograd.autograd import unbroadcast
+from hellograd import Tensor, grad, gradcheck, is_grad_enabled, nn, no_grad
+from hellograd.autograd import topological_order, unbroadcast
 
 
 @settings(max_examples=200, deadline=None)
@@ -98,3 +98,30 @@ def test_tensors_have_fixed_attributes():
     with pytest.raises(AttributeError):
         t.colour = "red"  # a typo in an attribute name fails loudly instead of adding one
     assert t._site is None and t.grad is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_rules_give_what_the_tensor_rules_give(rng, dtype):
+    """linear, relu and cross_entropy give their rules twice (see _make): in NumPy for a plain
+    backward pass, in Tensor operations for a recorded one. Both must give the same gradients."""
+    x, w, b = (Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+               for shape in ((5, 4), (4, 3), (3,)))
+    loss = nn.cross_entropy(nn.linear(x, w, b).relu() * 3, [0, 2, 1, 1, 0])
+    with_numpy_rules = {node._op for node in topological_order(loss) if node._numpy_rules}
+    assert with_numpy_rules == {"linear", "relu", "cross_entropy"}
+    for node in topological_order(loss):
+        assert not node._numpy_rules or len(node._numpy_rules) == len(node._backward_rules)
+    plain = grad(loss, [x, w, b])
+    recorded = grad(loss, [x, w, b], create_graph=True)
+    for p, r, t in zip(plain, recorded, (x, w, b)):
+        assert p.dtype == dtype and p.shape == t.shape and not p.requires_grad
+        assert r.requires_grad  # it really went through the recorded Tensor rules
+        np.testing.assert_allclose(p.data, r.data, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    assert gradcheck(lambda x, w, b: nn.cross_entropy(nn.linear(x, w, b).relu(), [0, 2, 1, 1, 0]),
+                     *(t.data.astype(np.float64) for t in (x, w, b)))
+
+
+def test_numpy_rules_are_not_kept_outside_the_graph(rng):
+    with no_grad():
+        y = nn.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((3, 4))), Tensor(np.zeros(4)))
+    assert y._numpy_rules == () and y._backward_rules == ()

@@ -123,10 +123,15 @@ def backpropagate(root, root_grad, create_graph, on_gradient):
             if grad is None:
                 continue
             on_gradient(node, grad)
-            for index, (parent, rule) in enumerate(zip(node._parents, node._backward_rules)):
+            if node._numpy_rules and not create_graph:
+                # Nobody will differentiate this pass, so the op's NumPy rules (see _make) will do.
+                rules, g = node._numpy_rules, grad.data
+            else:
+                rules, g = node._backward_rules, grad
+            for index, (parent, rule) in enumerate(zip(node._parents, rules)):
                 if not parent.requires_grad:
                     continue
-                parent_grad = rule(grad, node)
+                parent_grad = rule(g, node)
                 if not isinstance(parent_grad, Tensor):
                     parent_grad = Tensor(parent_grad)
                 if anomaly.enabled:  # inside detect_anomaly(): stop at the first NaN/inf gradient

@@ -217,7 +217,10 @@ def linear(x, weight, bias):
     return _make("linear", out, (x, weight, bias),
                  (lambda g, out: g @ weight.mT,
                   lambda g, out: x.mT @ g,
-                  lambda g, out: g.sum(axis=0)))
+                  lambda g, out: g.sum(axis=0)),
+                 numpy_rules=(lambda g, out: g @ weight.data.mT,
+                              lambda g, out: x.data.mT @ g,
+                              lambda g, out: g.sum(axis=0)))
 
 
 def cross_entropy(logits, labels):
@@ -266,4 +269,5 @@ def cross_entropy(logits, labels):
     loss = -log_probs.data[rows, labels].sum() / n  # (ndarray.mean is slower, in Python)
     one_hot = Tensor(one_hot)
     return _make("cross_entropy", loss, (logits,),
-                 (lambda g, out: (log_probs.exp() - one_hot) * (g / n),))
+                 (lambda g, out: (log_probs.exp() - one_hot) * (g / n),),
+                 numpy_rules=(lambda g, out: (np.exp(log_probs.data) - one_hot.data) * (g / n),))

@@ -42,13 +42,18 @@ def _as_array(data) -> np.ndarray:
     )
 
 
-def _make(op, data, parents, rules):
+def _make(op, data, parents, rules, numpy_rules=()):
     """Wrap the result of ``op``; record its parents and backward rules if needed.
 
     Outside :func:`hellograd.no_grad`, and when at least one parent requires a
     gradient, the result keeps its parents (a tuple, in argument order, so that
     gradients are always added up in the same order) and one rule per parent.
     Otherwise it keeps nothing, and the graph stops here.
+
+    ``numpy_rules``, optional, are the same rules on NumPy arrays: ``g`` is an
+    array and so is what they return. A backward pass that is not itself
+    recorded uses them, which saves building a Tensor for every step of every
+    rule; the network's own ops give them (chapter "Learning from data").
     """
     out = Tensor.__new__(Tensor)
     out.data = np.asarray(data)
@@ -60,10 +65,12 @@ def _make(op, data, parents, rules):
         out.requires_grad = True
         out._parents = parents
         out._backward_rules = rules
+        out._numpy_rules = numpy_rules
     else:
         out.requires_grad = False
         out._parents = ()
         out._backward_rules = ()
+        out._numpy_rules = ()
     if anomaly.enabled:  # inside detect_anomaly(): record the call site, check for NaN/inf
         anomaly.on_forward(out)
     return out
@@ -122,7 +129,7 @@ class Tensor:
     # Fixed attributes: a graph creates thousands of tensors a second, and slots make each
     # one smaller and quicker to build than a per-object __dict__.
     __slots__ = ("data", "grad", "requires_grad", "name", "_op", "_parents", "_backward_rules",
-                 "_site", "__weakref__")
+                 "_numpy_rules", "_site", "__weakref__")
 
     def __init__(self, data, requires_grad=False, name=None):
         self.data = _as_array(data)
@@ -132,6 +139,7 @@ class Tensor:
         self._op = ""
         self._parents = ()
         self._backward_rules = ()
+        self._numpy_rules = ()
         self._site = None  # where the op was created; recorded only inside detect_anomaly()
 
     # ----- plain attributes -----------------------------------------------------
@@ -317,7 +325,8 @@ class Tensor:
     def relu(self):
         """max(x, 0) elementwise; its gradient at exactly 0 is taken to be 0."""
         return _make("relu", np.maximum(self.data, 0), (self,),
-                     (lambda g, out: _mask(g, self.data > 0),))
+                     (lambda g, out: _mask(g, self.data > 0),),
+                     numpy_rules=(lambda g, out: g * (self.data > 0),))
 
     def abs(self):
         """Absolute value; its gradient at exactly 0 is taken to be 0."""
