@@ -76,7 +76,8 @@ def test_readme_quotes_the_recorded_figures(bench):
     quoted += [f"{record['memory'][f]['peak_bytes'] / 1e6:.2f} MB" for f in record["memory"]]
     quoted += [f"({figures['over_torch']:.2f}×)", f"takes {figures['over_numpy']:.2f}×",
                f"({figures['memory_ratio']:.2f}×)", f"Measured {record['machine']['date']}",
-               f"about {round(figures['extra_per_step'] * 1e6, -1):.0f} µs a step"]
+               f"about {round(figures['extra_per_step'] * 1e6, -1):.0f} µs a step",
+               f"(the median runs: {median['hellograd'] / median['numpy']:.2f}×)"]
     missing = [text for text in quoted if text not in readme]
     assert not missing, f"README.md does not quote benchmarks/results/mnist_mlp.json: {missing}"
 
