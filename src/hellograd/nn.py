@@ -201,6 +201,8 @@ def linear(x, weight, bias):
     as ``x.T @ g``, and to ``bias`` summed over the batch, because the bias was
     added to every row. One node instead of two is less bookkeeping for the
     engine, and the bias is added in place, without a second output array.
+    The rules are given twice: with Tensor operations, for a backward pass
+    that is recorded, and in NumPy, quicker, for one that is not.
     ``x`` is a batch of shape ``(n, in_features)``.
     """
     x, bias = weight._lift(x, "linear"), weight._lift(bias, "linear")  # arrays take weight's dtype
@@ -232,7 +234,7 @@ def cross_entropy(logits, labels):
     overflow ``exp``. The loss is one node of the graph, whose backward rule
     is the gradient worked out in the chapter: ``(softmax(logits) -
     one_hot(labels)) / n``, written with Tensor operations so that it can be
-    differentiated again.
+    differentiated again, and in NumPy for a backward pass that is not recorded.
     """
     if not isinstance(logits, Tensor):
         raise TypeError(f"cross_entropy: logits must be a Tensor, got {type(logits).__name__}")

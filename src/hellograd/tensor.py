@@ -8,7 +8,8 @@ Every operation has the same shape: compute the result with NumPy, then hand
 ``rule(grad, out)`` maps the gradient of the final output with respect to
 ``out`` to the gradient with respect to that one input. Rules are written with
 Tensor operations, so a backward pass can itself be recorded and differentiated
-again. Adding up the contributions of a node used twice, and summing gradients
+again; the network's ops also give a NumPy copy of their rules, which is quicker
+when it is not (see :func:`_make`). Adding up the contributions of a node used twice, and summing gradients
 back over broadcast dimensions, is the engine's job (:mod:`hellograd.autograd`),
 so no rule has to remember it.
 """
