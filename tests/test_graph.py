@@ -86,6 +86,14 @@ def test_backward_of_a_non_scalar_needs_a_gradient():
         (x * 2).backward(np.ones(2))
 
 
+def test_a_gradient_of_another_dtype_is_refused_not_converted():
+    x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    (x * 2).backward(np.ones(3))  # a plain array takes the output's dtype
+    assert x.grad.dtype == np.float32
+    with pytest.raises(TypeError, match="grad has dtype float64 but the output has dtype float32"):
+        (x * 2).backward(Tensor(np.ones(3)))
+
+
 def test_backward_without_a_graph_is_an_error():
     with pytest.raises(RuntimeError, match="does not require grad"):
         Tensor(2.0).backward()

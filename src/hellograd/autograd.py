@@ -155,6 +155,11 @@ def _seed_gradient(y, grad):
     grad = grad if isinstance(grad, Tensor) else Tensor(np.asarray(grad, dtype=y.dtype))
     if grad.shape != y.shape:
         raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {y.shape}")
+    if grad.dtype != y.dtype:
+        raise TypeError(
+            f"backward: grad has dtype {grad.dtype} but the output has dtype {y.dtype}; "
+            f"hellograd never converts silently, so convert it with .astype(...)"
+        )
     return grad
 
 

@@ -217,11 +217,11 @@ def linear(x, weight, bias):
     out = x.data @ weight.data
     out += bias.data
     return _make("linear", out, (x, weight, bias),
-                 (lambda g, out: g @ weight.mT,
-                  lambda g, out: x.mT @ g,
-                  lambda g, out: g.sum(axis=0)),
-                 numpy_rules=(lambda g, out: g @ weight.data.mT,
-                              lambda g, out: x.data.mT @ g,
+                 rules=(lambda g, out: g @ weight.mT,
+                        lambda g, out: x.mT @ g,
+                        lambda g, out: g.sum(axis=0)),
+                 numpy_rules=(lambda g, out: g @ weight.data.T,
+                              lambda g, out: x.data.T @ g,
                               lambda g, out: g.sum(axis=0)))
 
 
@@ -271,5 +271,5 @@ def cross_entropy(logits, labels):
     loss = -log_probs.data[rows, labels].sum() / n  # (ndarray.mean is slower, in Python)
     one_hot = Tensor(one_hot)
     return _make("cross_entropy", loss, (logits,),
-                 (lambda g, out: (log_probs.exp() - one_hot) * (g / n),),
+                 rules=(lambda g, out: (log_probs.exp() - one_hot) * (g / n),),
                  numpy_rules=(lambda g, out: (np.exp(log_probs.data) - one_hot.data) * (g / n),))

@@ -326,7 +326,7 @@ class Tensor:
     def relu(self):
         """max(x, 0) elementwise; its gradient at exactly 0 is taken to be 0."""
         return _make("relu", np.maximum(self.data, 0), (self,),
-                     (lambda g, out: _mask(g, self.data > 0),),
+                     rules=(lambda g, out: _mask(g, self.data > 0),),
                      numpy_rules=(lambda g, out: g * (self.data > 0),))
 
     def abs(self):
