@@ -134,8 +134,9 @@ def test_adam_step_allocates_nothing():
 
 # torch.optim.Adam's parameters after four steps from these inputs, recorded with PyTorch 2.14.1
 # (CPU, float32) by running the same loop on torch.nn.Parameter. Kept as numbers, so the test
-# runs without PyTorch installed: it pins our conventions (bias correction, eps added after the
-# square root) to the ones users of PyTorch expect.
+# runs without PyTorch installed: it pins our update (moments, bias correction, step size) to
+# the one users of PyTorch expect. (Where eps sits is checked against the formula above: at these
+# eps it moves the result by less than the tolerance.)
 PYTORCH_ADAM_AFTER_FOUR_STEPS = {
     (0.01, (0.9, 0.999), 1e-8): [[1.0319942, 1.6171072, 1.1166214],
                                  [-0.9935922, -1.3884419, 0.095807955]],
