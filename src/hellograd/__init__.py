@@ -9,7 +9,7 @@ from .custom import custom_gradient
 from .dual import Dual
 from .gradcheck import GradcheckError, gradcheck
 from .scalar import Scalar
-from .tensor import Tensor
+from .tensor import Tensor, make_op
 from .viz import draw_graph
 
 # The building blocks of Part III, as `hellograd.nn.Linear`, `hellograd.optim.Adam`, ...
@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor",
+    "make_op",
     "Scalar",
     "Dual",
     "grad",

@@ -77,6 +77,11 @@ def _make(op, data, parents, rules, numpy_rules=()):
     return out
 
 
+# The public name of the extension point: a new operation computes its value with NumPy and
+# hands make_op its inputs and one backward rule per input (chapter "From scalars to tensors").
+make_op = _make
+
+
 def _any_requires_grad(parents):
     # A plain loop: any(<generator>) costs more than the rest of _make together.
     for p in parents:
