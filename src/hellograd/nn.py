@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from ._files import atomic_write, read_npz
 from .tensor import Tensor, _make
 
 
@@ -87,28 +88,33 @@ class Module:
             tensor.data[...] = arrays[name]  # converted to the parameter's dtype
 
     def save(self, path):
-        """Write ``state_dict()`` to a NumPy ``.npz`` file (chapter "The full MNIST network")."""
-        # Through an open file: np.savez given a name would add ".npz" to it.
-        with open(os.fspath(path), "wb") as file:
+        """Write ``state_dict()`` to a NumPy ``.npz`` file (chapter "The full MNIST network").
+
+        The file is written beside ``path`` and renamed into place once complete, so a
+        failure or Ctrl-C part-way leaves an earlier file at ``path`` as it was.
+        """
+        with atomic_write(path) as file:  # a file, not a name: np.savez would add ".npz" to it
             np.savez(file, **self.state_dict())
 
     def load(self, path):
-        """Read weights written by :meth:`save` into this module (checked by name and shape)."""
+        """Read weights written by :meth:`save` into this module (checked by name and shape).
+
+        Nothing changes unless the file is whole and every name and shape fits; otherwise a
+        ``ValueError`` names the file and what differs (and ``FileNotFoundError`` if absent).
+        """
         path = os.fspath(path)
+        shapes = {name: tensor.shape for name, tensor in self.named_parameters()}
         try:
-            archive = np.load(path, allow_pickle=False)
+            state = read_npz(path, shapes)  # arrays of other names or shapes are not read
         except FileNotFoundError:
             raise FileNotFoundError(f"load: no weights file at {path!r}; write one with save()") from None
-        except (ValueError, OSError) as error:
+        except ValueError as error:
             raise ValueError(f"load: {path!r} is not a weights file written by save(): {error}") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"load: {path!r} holds a single array, not the named arrays save() writes")
-        with archive:
-            state = {name: archive[name] for name in archive.files}
         try:
             self.load_state_dict(state)
         except ValueError as error:
-            raise ValueError(f"load: {path!r} does not fit this model: {error}") from None
+            reason = str(error).removeprefix("load_state_dict: ")
+            raise ValueError(f"load: {path!r} does not fit this model: {reason}") from None
 
 
 def _walk(value, name):
