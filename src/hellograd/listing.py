@@ -346,7 +346,7 @@ _LAYOUT = (
     f"{_SCOPE} .highlight pre {{margin: 0; padding: 0.4em 0.6em; line-height: 1.35; "
     "white-space: pre; overflow-x: auto; background: var(--jp-cell-editor-background, #f7f7f7); "
     "border: 1px solid var(--jp-border-color2, #e0e0e0); border-radius: 2px}"
-    f"{_SCOPE} .hll {{background-color: var(--jp-cell-editor-active-background, #ffffcc)}}"
+    f"{_SCOPE} .hll {{display: block; background-color: var(--jp-editor-selected-focused-background, #ffffcc)}}"
     # A highlighted line must still show on paper, where browsers drop backgrounds by default.
     ".hg-listing .hll {-webkit-print-color-adjust: exact; print-color-adjust: exact}"
 )
