@@ -181,3 +181,196 @@ def _is_input(node):
 def _has_gradients(y):
     grad = y.grad
     return grad is not None and np.any(np.asarray(grad) != 0)
+
+
+# --- a slider that works without a kernel -------------------------------------------------------
+
+# Every frame is inside the page: a cap keeps pages light.
+_PLAYER_MAX_BYTES = 1_500_000
+# SVG frames keep their text as text: a third of the size of glyph outlines, and nearly
+# identical frames then compress to almost nothing when the site is served gzipped.
+_SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "hellograd-player"}
+_SVG_URI = "data:image/svg+xml;charset=utf-8,"
+# No RDF block naming matplotlib's web site, no date: small, reproducible frames.
+_SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+
+
+class SliderPlayer:
+    """A slider over pictures drawn in advance, as self-contained HTML (made by
+    :func:`slider_player`).
+
+    It displays itself in a notebook and on the book's site (``_repr_html_``); ``html`` is the
+    markup, ``labels`` the slider's label at each position, ``len(player)`` the number of
+    frames and ``size`` the size of ``html`` in bytes.
+    """
+
+    def __init__(self, html, labels):
+        self.html = html
+        self.labels = list(labels)
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def size(self):
+        return len(self.html.encode("utf-8"))
+
+    def _repr_html_(self):
+        return self.html
+
+    def __repr__(self):
+        return f"<SliderPlayer: {len(self)} frames, {self.size / 1024:.0f} KiB>"
+
+
+_players_made = 0
+
+
+def slider_player(draw, values, *, alt, label="{}", start=0, image_format="svg",
+                  max_bytes=_PLAYER_MAX_BYTES):
+    """Draw one picture per value and return a slider that flips between them.
+
+    A demo for a page with no Python behind it (the book's site, its PDF, a notebook opened
+    without a kernel): every picture is drawn now and embedded in the HTML, and a few lines of
+    JavaScript in the same HTML show the one the slider points at. Nothing is loaded from
+    elsewhere. Beside a live ``ipywidgets`` slider, which redraws in a running notebook, it is
+    what the site shows. Introduced in the chapter "Gradient descent"; the backward-pass
+    stepper of "Topological sort" uses it too.
+
+    ``draw(value)`` draws the picture for one value into a new matplotlib figure and returns
+    it (or returns None, and the current figure is taken). Every picture must have the same
+    size, so that the page does not jump while the slider moves. Each figure is closed once
+    saved, so none is also shown below the player.
+
+    ``values`` are the slider's positions, in order. Keep them few: each is a picture in the
+    page, and a player over ``max_bytes`` raises ``ValueError``.
+    ``alt`` describes the picture for a reader who cannot see it, in a sentence: a string, or
+    a function of the value that returns one (each frame gets its own).
+    ``label`` is a format string for the value, shown beside the slider
+    (``"learning rate {:.2f}"``). ``start`` is the index shown first, and the picture a page
+    without JavaScript (a PDF) shows. ``image_format`` is ``"svg"`` (sharp at any size; best
+    for line plots and drawings) or ``"png"`` (drawn at twice the figure's dpi for high-DPI
+    screens; for pictures with many pixels, such as images).
+
+    Example (the last expression of a cell displays the player)::
+
+        def draw(lr):
+            fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+            ax.plot(gradient_descent(x=-1.0, lr=lr, num_steps=25))
+            return fig
+
+        slider_player(draw, [0.1, 0.3, 0.5, 0.9, 1.05], label="learning rate {:.2f}",
+                      alt=lambda lr: f"25 steps of gradient descent with learning rate {lr}")
+    """
+    import base64
+    import hashlib
+    import html as html_lib
+    import io
+    import json
+    import string
+    from urllib.parse import quote
+
+    import matplotlib.pyplot as plt
+
+    global _players_made
+    values = list(values)
+    if not values:
+        raise ValueError("slider_player: values is empty; give at least one value to draw")
+    if not -len(values) <= start < len(values):
+        raise ValueError(f"slider_player: start={start} is not an index into the "
+                         f"{len(values)} values")
+    if image_format not in ("svg", "png"):
+        raise ValueError(f"slider_player: image_format must be 'svg' or 'png', "
+                         f"got {image_format!r}")
+    start %= len(values)
+
+    frames, labels, alts, size, total = [], [], [], None, 0
+    for index, value in enumerate(values):
+        text = alt(value) if callable(alt) else alt
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"slider_player: alt for values[{index}]={value!r} is {text!r}; "
+                             f"it must describe the picture in words")
+        fig = draw(value)
+        if fig is None:
+            fig = plt.gcf()
+        try:
+            buffer = io.BytesIO()
+            if image_format == "svg":
+                with plt.rc_context(_SVG_RC):
+                    fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
+                frame = buffer.getvalue().decode("utf-8")
+            else:
+                fig.savefig(buffer, format="png", dpi=2 * fig.dpi)
+                frame = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+            frame_size = tuple(round(v) for v in fig.get_size_inches() * fig.dpi)
+        finally:
+            plt.close(fig)
+        if size is None:
+            size = frame_size
+        elif frame_size != size:
+            raise ValueError(f"slider_player: the picture for values[{index}]={value!r} is "
+                             f"{frame_size[0]}x{frame_size[1]} px, the first one "
+                             f"{size[0]}x{size[1]} px; draw every frame at the same figsize")
+        total += len(frame)
+        if total > max_bytes:
+            raise ValueError(f"slider_player: {index + 1} of the {len(values)} pictures already "
+                             f"take {total / 1e6:.2f} MB, over max_bytes={max_bytes / 1e6:.2f} "
+                             f"MB; use fewer values or a smaller figure")
+        frames.append(frame)
+        labels.append(label.format(value))
+        alts.append(text)
+
+    # Ids from the content (reproducible builds) and a count (the same player shown twice).
+    _players_made += 1
+    digest = hashlib.sha256("".join(frames).encode("utf-8")).hexdigest()[:12]
+    uid = f"hellograd-player-{digest}-{_players_made}"
+    # SVG frames travel as text and become data: addresses in the browser.
+    data = json.dumps({"frames": frames, "labels": labels, "alts": alts,
+                       "prefix": _SVG_URI if image_format == "svg" else ""})
+    data = data.replace("</", "<\\/")  # a "</script>" inside must not end the script
+    first = _SVG_URI + quote(frames[start]) if image_format == "svg" else frames[start]
+    escape = html_lib.escape
+    width, height = size
+    # The slider's name for a screen reader: the label's words without its value.
+    name = "".join(text for text, *_ in string.Formatter().parse(label)).strip(" :=") or "frame"
+    html = f"""<div class="hellograd-player" id="{uid}">
+<img src="{first}" alt="{escape(alts[start])}" width="{width}" height="{height}"
+ style="display:block;max-width:100%;height:auto">
+<div class="hellograd-player-controls"
+ style="display:flex;align-items:center;gap:0.5em;max-width:{width}px">
+<button type="button" data-step="-1" aria-label="previous">&#9664;</button>
+<input type="range" min="0" max="{len(frames) - 1}" step="1" value="{start}"
+ aria-valuetext="{escape(labels[start])}" aria-label="{escape(name)}"
+ style="flex:1;min-width:0">
+<button type="button" data-step="1" aria-label="next">&#9654;</button>
+<output style="white-space:nowrap;font-variant-numeric:tabular-nums">{escape(labels[start])}</output>
+</div>
+<script type="application/json">{data}</script>
+<script>
+(function () {{
+  var root = document.getElementById("{uid}");
+  if (!root || root.dataset.ready) return;
+  root.dataset.ready = "1";
+  var data = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
+  var img = root.querySelector("img"), slider = root.querySelector("input"),
+      out = root.querySelector("output");
+  var uri = function (i) {{
+    return data.prefix ? data.prefix + encodeURIComponent(data.frames[i]) : data.frames[i];
+  }};
+  function show(i) {{
+    i = Math.max(0, Math.min(data.frames.length - 1, i));
+    slider.value = i;
+    img.src = uri(i);
+    img.alt = data.alts[i];
+    out.textContent = data.labels[i];
+    slider.setAttribute("aria-valuetext", data.labels[i]);
+  }}
+  slider.addEventListener("input", function () {{ show(Number(slider.value)); }});
+  root.querySelectorAll("button").forEach(function (button) {{
+    button.addEventListener("click", function () {{
+      show(Number(slider.value) + Number(button.dataset.step));
+    }});
+  }});
+}})();
+</script>
+</div>"""
+    return SliderPlayer(html, labels)
