@@ -10,6 +10,8 @@ from .dual import Dual
 from .gradcheck import GradcheckError, gradcheck
 from .scalar import Scalar
 from .tensor import Tensor, make_op
+# Importing ops also adds its methods to Tensor (x.clip, x.logsumexp, x.var, ...).
+from .ops import concatenate, maximum, minimum, stack, where
 from .viz import draw_graph
 
 # The building blocks of Part III, as `hellograd.nn.Linear`, `hellograd.optim.Adam`, ...
@@ -20,6 +22,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor",
     "make_op",
+    "where",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "stack",
     "Scalar",
     "Dual",
     "grad",
