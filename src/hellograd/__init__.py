@@ -15,7 +15,18 @@ from .ops import concatenate, maximum, minimum, stack, where
 from .viz import draw_graph
 
 # The building blocks of Part III, as `hellograd.nn.Linear`, `hellograd.optim.Adam`, ...
-from . import data, nn, optim
+from . import nn, optim
+
+
+def __getattr__(name):
+    # hellograd.data is imported on first use, not here: `python -m hellograd.data` then runs
+    # it fresh (no runpy warning), and `import hellograd` does not load urllib and gzip.
+    if name == "data":
+        import importlib
+
+        return importlib.import_module(".data", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

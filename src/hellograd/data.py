@@ -9,23 +9,44 @@ chapter "The full MNIST network" (chapter 10) trains on all of it, in mini-batch
     for x_batch, y_batch in batches(x_train, y_train, 128, rng=np.random.default_rng(0)):
         ...
 
+Where :func:`load_mnist` finds the four files (each gzipped or not), in this order:
+
+1. the folder passed as ``load_mnist(root)``;
+2. the folder in the environment variable ``MNIST_DIR``, e.g. ``MNIST_DIR=/data/mnist make book``;
+3. the cache folder, :func:`cache_dir` (``$HELLOGRAD_CACHE/mnist`` if that is set);
+4. otherwise each missing file is downloaded into the cache from the mirrors, tried in turn:
+   the base URLs in ``HELLOGRAD_MNIST_MIRRORS`` (comma-separated, ``http(s)://`` or
+   ``file://``, e.g. ``HELLOGRAD_MNIST_MIRRORS=https://example.org/mnist/``) if it is set,
+   else :data:`MIRRORS`. A download prints one line per file, on stderr.
+
+When the data cannot be had, :class:`MNISTUnavailable` says where it looked, what failed and
+what to do. ``python -m hellograd.data`` fetches and checks the files ahead of time (see
+:func:`main`).
+
 MNIST comes as four IDX files. An IDX file is a big-endian header (a magic number, then one
-uint32 per dimension) followed by the raw uint8 values, so NumPy reads it in one go.
+uint32 per dimension) followed by the raw uint8 values. No file is trusted: its header is read
+and checked against what MNIST may hold before any memory is set aside for the values, then
+exactly the announced bytes are read, and their SHA-256 compared with the known one. A
+download goes to a temporary file that becomes part of the cache only once it passes.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
-import http.client
 import os
 import sys
 import tempfile
+import time
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ._files import atomic_write
 
 # The four files, in the order `load_mnist` returns them.
 FILES = (
@@ -45,15 +66,30 @@ SHA256 = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 
-# Public mirrors of the gzipped files, tried in turn (`<mirror><name>.gz`).
+# Public mirrors of the gzipped files (`<mirror><name>.gz`), tried in turn when
+# HELLOGRAD_MNIST_MIRRORS is not set.
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
+DOWNLOAD_SECONDS = 300  # the longest one file may take from one mirror, however it trickles
+_CONNECT_SECONDS = 30   # the longest a mirror may stay silent
+_GZIP_SLACK = 1 << 20   # gzip can make incompressible data a little larger, never by a megabyte
+_CHUNK = 1 << 16
+
 _IMAGES_MAGIC, _LABELS_MAGIC = 0x803, 0x801  # uint8 data with 3 dimensions, with 1 dimension
 _SIDE = 28
-_CHUNK = 1 << 16
+
+
+class MNISTUnavailable(FileNotFoundError):
+    """The MNIST files are not on this machine and could not be downloaded or stored; the
+    message says where :func:`load_mnist` looked, what failed, and how to fix it."""
+
+
+class MNISTFileError(ValueError):
+    """A file where an MNIST file should be is not that file (truncated, corrupt, or another
+    file); the message names the file and what was expected."""
 
 
 def cache_dir() -> Path:
@@ -65,47 +101,26 @@ def cache_dir() -> Path:
     return Path(base) / "hellograd" / "mnist"
 
 
-def load_mnist(root=None, download=True, mirrors=None, *, progress=None):
-    """Load MNIST as ``(x_train, y_train, x_test, y_test)`` NumPy arrays.
+def load_mnist(root=None, *, download=True, mirrors=None, quiet=False):
+    """MNIST as ``(x_train, y_train, x_test, y_test)``: 60,000 and 10,000 examples (chapter 1).
 
-    Introduced in the chapter "Gradient descent" (chapter 1). Images are uint8 of shape
-    ``(n, 28, 28)`` (0 is background, 255 is ink), labels are int64 digits 0-9; 60,000 training
-    and 10,000 test examples.
-
-    Each of the four IDX files, gzipped (``.gz``) or not, is looked for in ``root``, then in
-    ``$MNIST_DIR``, then in the cache folder (see :func:`cache_dir`). A file found nowhere is
-    downloaded from ``mirrors`` (default :data:`MIRRORS`, tried in turn) into the cache, unless
-    ``download=False``, which never touches the network. Every file is checked: its header, its
-    length, and the SHA-256 of its decompressed bytes; a download is written to a temporary file
-    and only renamed into the cache once it passes, so the cache never holds a partial file.
-
-    ``progress`` reports downloads: ``None`` prints to stderr, ``False`` is silent, and a
-    callable is called as ``progress(filename, bytes_done, bytes_total_or_None)``.
+    Images are uint8 of shape ``(n, 28, 28)``, from 0 (background) to 255 (ink); labels are
+    int64 digits 0-9. The files are looked for in ``root``, in ``$MNIST_DIR`` and in the
+    cache, and every one is checked. A missing file is downloaded into the cache from
+    ``mirrors`` (base URLs; default ``$HELLOGRAD_MNIST_MIRRORS``, else :data:`MIRRORS`) with
+    one line on stderr (none if ``quiet``), unless ``download=False``. Raises
+    :class:`MNISTUnavailable` if the data cannot be had; the module's help has the details.
     """
-    if mirrors is None:
-        mirrors = MIRRORS
-    elif isinstance(mirrors, str):  # one mirror, not a sequence of one-letter ones
-        mirrors = [mirrors]
-    places = [Path(p) for p in (root, os.environ.get("MNIST_DIR")) if p] + [cache_dir()]
-    arrays = []
-    for name in FILES:
-        path = _find(name, places)
-        if path is not None:
-            data = _read_verified(path, name)
-        elif download:
-            data = _download(name, mirrors, places, progress)
-        else:
-            raise FileNotFoundError(_not_found(name, places, False))
-        arrays.append(_parse_idx(data, name))
-    x_train, y_train, x_test, y_test = arrays
-    for images, labels in ((x_train, y_train), (x_test, y_test)):
+    folders = _folders(root)
+    arrays = [_load_or_download(name, folders, download, mirrors, quiet) for name in FILES]
+    for images, labels in (arrays[:2], arrays[2:]):
         if len(images) != len(labels):
-            raise ValueError(f"MNIST: {len(images)} images but {len(labels)} labels; "
-                             "the files come from different data sets")
-    return x_train, y_train, x_test, y_test
+            raise MNISTFileError(f"MNIST: {len(images)} images but {len(labels)} labels; the "
+                                 "files come from different data sets")
+    return tuple(arrays)
 
 
-def batches(x, y, batch_size, shuffle=True, rng=None):
+def batches(x, y, batch_size, *, shuffle=True, rng=None):
     """An iterator of ``(x_batch, y_batch)`` pairs that covers every example exactly once.
 
     Introduced in the chapter "The full MNIST network" (chapter 10). Batches hold
@@ -130,138 +145,257 @@ def batches(x, y, batch_size, shuffle=True, rng=None):
     return ((x[idx], y[idx]) for idx in chunks)
 
 
-# --- finding, reading and checking files ------------------------------------------------------
+# --- where the files are -------------------------------------------------------------------
 
-def _find(name, places):
-    for folder in places:
+def _folders(root):
+    """The folders to look in, in order, as ``(how it was named, Path)`` pairs. A folder the
+    user named that does not exist is an error, not a reason to quietly download instead."""
+    named = [("root=", root), ("$MNIST_DIR=", os.environ.get("MNIST_DIR") or None)]
+    folders = []
+    for label, folder in named:
+        if folder is not None:
+            folder = Path(folder).expanduser()
+            if not folder.is_dir():
+                raise MNISTUnavailable(f"MNIST: {label}{folder} is not a folder. It should be "
+                                       "the folder holding the four MNIST files.")
+            folders.append((label, folder))
+    return folders + [("the cache ", cache_dir())]
+
+
+def _find(name, folders):
+    for _, folder in folders:
         for path in (folder / name, folder / (name + ".gz")):
             if path.is_file():
                 return path
     return None
 
 
-def _read_verified(path, name):
-    """The decompressed bytes of a file found on disk, checked to be the expected file."""
-    try:
-        return _verified(path.read_bytes(), name, gzipped=path.suffix == ".gz")
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}; delete or replace this file and load again") from None
+def _load_or_download(name, folders, download, mirrors, quiet):
+    path = _find(name, folders)
+    if path is not None:
+        return _load_file(path, name)
+    if not download:
+        raise MNISTUnavailable(_unavailable(name, folders, "download=False was given"))
+    return _download(name, folders, _mirror_list(mirrors), quiet)
 
 
-def _verified(data, name, gzipped):
-    """``data`` decompressed (if ``gzipped``), after checking it is the MNIST file ``name``:
-    a valid IDX header, as many bytes as the header announces, and the known SHA-256."""
-    if gzipped:
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, OSError, zlib.error) as err:
-            raise ValueError(f"not a valid gzip file, truncated or corrupt ({err})") from None
-    is_images = "images" in name
-    magic, ndim = (_IMAGES_MAGIC, 3) if is_images else (_LABELS_MAGIC, 1)
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"truncated: {len(data)} bytes, shorter than an IDX header "
-                         f"({header} bytes)")
-    found_magic, *shape = (int(v) for v in np.frombuffer(data, ">u4", count=1 + ndim))
-    if found_magic != magic:
-        raise ValueError(f"wrong magic number {found_magic:#x} (expected {magic:#x}): "
-                         f"this is not the MNIST {name} file")
-    if is_images and shape[1:] != [_SIDE, _SIDE]:
-        raise ValueError(f"images of {shape[1]}x{shape[2]} pixels (expected {_SIDE}x{_SIDE}): "
-                         f"this is not the MNIST {name} file")
-    expected = header + int(np.prod(shape))
-    if len(data) < expected:
-        raise ValueError(f"truncated: the header announces {shape[0]} items ({expected} bytes) "
-                         f"but there are only {len(data)} bytes")
-    if len(data) > expected:
-        raise ValueError(f"item-count mismatch: the header announces {shape[0]} items "
-                         f"({expected} bytes) but there are {len(data)} bytes")
-    digest = hashlib.sha256(data).hexdigest()
-    if SHA256.get(name) not in (None, digest):
-        raise ValueError(f"checksum mismatch: SHA-256 of the IDX bytes is {digest}, expected "
-                         f"{SHA256[name]}: corrupt, or not the MNIST {name} file")
-    return data
-
-
-def _parse_idx(data, name):
-    """Images as uint8 (n, 28, 28), labels as int64 (n,), from IDX bytes that passed _verified."""
-    if "images" in name:
-        n = int.from_bytes(data[4:8], "big")
-        return np.frombuffer(data, np.uint8, offset=16).reshape(n, _SIDE, _SIDE).copy()
-    return np.frombuffer(data, np.uint8, offset=8).astype(np.int64)
-
-
-def _not_found(name, places, download_was_tried):
-    looked = ", ".join(str(p) for p in places)
-    if "MNIST_DIR" not in os.environ:
+def _unavailable(name, folders, why):
+    """The message of MNISTUnavailable: where we looked, what failed, what to do."""
+    looked = ", ".join(f"{label}{folder}" for label, folder in folders)
+    if not os.environ.get("MNIST_DIR"):
         looked += " ($MNIST_DIR is not set)"
-    why, retry = (("every mirror failed", "check the internet connection and try again")
-                  if download_was_tried else
-                  ("download=False was given", "load_mnist(download=True) downloads them"))
-    return (f"MNIST file {name}[.gz] not found, and {why}. Looked in: {looked}. To fix: put the "
-            "four MNIST files (gzipped or not) in a folder and set MNIST_DIR to it or pass "
-            f"load_mnist(root=that_folder); or {retry}.")
+    return (f"MNIST is not available: {name}[.gz] is not in {looked}, and {why}.\n"
+            "To fix: put the four MNIST files (gzipped or not) in a folder and set "
+            "MNIST_DIR=/that/folder (or pass load_mnist(root=...)), or set "
+            "HELLOGRAD_MNIST_MIRRORS to comma-separated base URLs that serve them.")
 
 
-# --- downloading ----------------------------------------------------------------------------
+# --- reading and checking a file -----------------------------------------------------------
 
-def _download(name, mirrors, places, progress):
-    """Fetch ``name``.gz from the first mirror that gives a verified copy into the cache, and
-    return its IDX bytes. Whatever fails, no temporary file is left behind."""
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    report = _stderr_progress() if progress is None else (progress or (lambda *args: None))
+def _load_file(path, name):
+    """The array in the MNIST file ``name`` at ``path``, checked; errors name the file."""
+    try:
+        return _read_checked(path, name, gzipped=path.suffix == ".gz")
+    except ValueError as err:
+        raise MNISTFileError(f"{path}: {err}. Expected the MNIST file {name}; delete or replace "
+                             "this file and load again.") from None
+    except OSError as err:
+        raise MNISTUnavailable(f"MNIST: cannot read {path}: {err.strerror or err}") from None
+
+
+def _read_checked(path, name, gzipped):
+    """The array in the file at ``path``; a ValueError says what is wrong with it."""
+    try:
+        with gzip.open(path) if gzipped else open(path, "rb") as stream:
+            return _read_idx(stream, name)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise ValueError(f"not a valid gzip file, truncated or corrupt ({err})") from None
+
+
+def _read_idx(stream, name):
+    """The array in the IDX file ``name``, read from ``stream`` without trusting it: the header
+    is checked before memory is set aside, then exactly the announced bytes are read."""
+    images = "images" in name
+    magic, item_shape = (_IMAGES_MAGIC, (_SIDE, _SIDE)) if images else (_LABELS_MAGIC, ())
+    most = _most_items(name)
+    digest = hashlib.sha256()
+    found = int.from_bytes(_read_exactly(stream, 4, digest, "an IDX header"), "big")
+    if found != magic:
+        raise ValueError(f"wrong magic number {found:#x} (expected {magic:#x})")
+    header = _read_exactly(stream, 4 * (1 + len(item_shape)), digest, "an IDX header")
+    n, *shape = np.frombuffer(header, ">u4").tolist()
+    if images and shape != [_SIDE, _SIDE]:
+        raise ValueError(f"images of {shape[0]}x{shape[1]} pixels (expected {_SIDE}x{_SIDE})")
+    if n > most:
+        raise ValueError(f"the header announces {n:,} items (expected at most {most:,})")
+    values = np.empty((n, *item_shape), np.uint8)
+    _read_exactly(stream, values.reshape(-1), digest, f"the {n:,} items the header announces")
+    if stream.read(1):
+        raise ValueError(f"item-count mismatch: there are more bytes than the {n:,} items the "
+                         "header announces")
+    if SHA256.get(name) not in (None, digest.hexdigest()):
+        raise ValueError(f"checksum mismatch: SHA-256 of the IDX bytes is {digest.hexdigest()}, "
+                         f"expected {SHA256[name]}")
+    return values if images else values.astype(np.int64)
+
+
+def _read_exactly(stream, size_or_buffer, digest, what):
+    """Read exactly ``size_or_buffer`` bytes (a count, or a buffer to fill) from ``stream``,
+    adding them to ``digest``; returns the buffer."""
+    buffer = bytearray(size_or_buffer) if isinstance(size_or_buffer, int) else size_or_buffer
+    view = memoryview(buffer).cast("B")
+    done = 0
+    while done < len(view):
+        n = stream.readinto(view[done:done + _CHUNK])  # a chunk at a time: gzip copies
+        if not n:
+            raise ValueError(f"truncated: {len(view):,} bytes expected for {what}, only "
+                             f"{done:,} there")
+        digest.update(view[done:done + n])
+        done += n
+    return buffer
+
+
+# --- downloading ---------------------------------------------------------------------------
+
+def _mirror_list(mirrors):
+    """The base URLs to try: ``mirrors`` (a list, or one comma-separated string) if given,
+    else ``$HELLOGRAD_MNIST_MIRRORS``, else :data:`MIRRORS`."""
+    if mirrors is None:
+        mirrors = os.environ.get("HELLOGRAD_MNIST_MIRRORS", "") or MIRRORS
+    if isinstance(mirrors, str):
+        mirrors = mirrors.split(",")
+    return [m.strip() for m in mirrors if m.strip()]
+
+
+def _download(name, folders, mirrors, quiet):
+    """Download ``name``.gz into the cache from the first mirror whose copy passes every
+    check, and return its array. A failing mirror is reported and the next one tried."""
+    folder = _writable_cache()
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name + ".gz"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        _say(quiet, f"downloading {name}.gz from {mirror} ... ")
         try:
-            with os.fdopen(fd, "wb") as out:
-                _fetch(url, out, name + ".gz", report)
-            data = _verified(Path(tmp).read_bytes(), name, gzipped=True)
-            os.chmod(tmp, 0o644)  # mkstemp made it private; the cache is ordinary user data
-            os.replace(tmp, folder / (name + ".gz"))  # atomic: the file is whole or absent
-            return data
-        except (OSError, ValueError, http.client.HTTPException) as err:  # URLError is an OSError
-            failures.append(f"{url}: {err}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    tried = "".join(f"\n  {f}" for f in failures) or " none (mirrors is empty)"
-    raise FileNotFoundError(_not_found(name, places, True) +
-                            f"\nMirrors tried:{tried}")
+            array, size = _download_from(url, folder / (name + ".gz"), name)
+        except KeyboardInterrupt:
+            _say(quiet, "interrupted\n")
+            raise
+        except Exception as err:  # whatever one mirror does wrong, the next may work
+            reason = f"{type(err).__name__}: {err}"
+            _say(quiet, f"failed ({reason})\n")
+            failures.append(f"\n  {url}: {reason}")
+        else:
+            _say(quiet, f"{_size(size)}, ok\n")
+            return array
+    why = ("no mirror had it:" + "".join(failures) if failures else
+           "there are no mirrors to download it from (mirrors is empty)")
+    raise MNISTUnavailable(_unavailable(name, folders, why))
 
 
-def _fetch(url, out, label, report):
-    """Copy ``url`` into the open file ``out``, calling ``report(label, done, total)``."""
-    with urllib.request.urlopen(url, timeout=30) as response:
-        total = response.length  # None when the server does not say
+def _download_from(url, path, name):
+    """Download ``url`` to ``path``: all of it, checked, or nothing. Returns (array, bytes)."""
+    with atomic_write(path) as out:  # removed unless the block ends normally
+        size = _fetch(url, out, most=_most_idx_bytes(name) + _GZIP_SLACK)
+        out.flush()
+        array = _read_checked(out.name, name, gzipped=True)
+    return array, size
+
+
+def _fetch(url, out, most):
+    """Copy ``url`` into the open file ``out``: at most ``most`` bytes, within
+    DOWNLOAD_SECONDS. Returns the number of bytes."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https", "file"):
+        raise ValueError("a mirror must be an http://, https:// or file:// URL")
+    deadline = time.monotonic() + DOWNLOAD_SECONDS
+    with urllib.request.urlopen(url, timeout=min(_CONNECT_SECONDS, DOWNLOAD_SECONDS)) as response:
+        total = _announced_size(response)
+        if total is not None and total > most:
+            raise ValueError(f"the server announces {total:,} bytes, more than the {most:,} "
+                             "this file may have")
         done = 0
-        report(label, done, total)
-        while chunk := response.read(_CHUNK):
-            out.write(chunk)
+        while chunk := response.read1(_CHUNK):  # read1: what has arrived, however little
             done += len(chunk)
-            report(label, done, total)
-        if total is None:  # now we know: tell the reporter it is finished
-            report(label, done, done)
+            if done > most:
+                raise ValueError(f"more than the {most:,} bytes this file may have")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not finished after {DOWNLOAD_SECONDS} s "
+                                   f"({done:,} bytes so far)")
+            out.write(chunk)
     if total is not None and done != total:
-        raise OSError(f"download incomplete: {done} of {total} bytes")
+        raise ValueError(f"download incomplete: {done:,} of {total:,} bytes")
+    return done
 
 
-def _stderr_progress():
-    """A progress reporter that rewrites one stderr line, only when the shown text changes."""
-    shown = None
+def _announced_size(response):
+    length = response.headers.get("Content-Length")
+    return int(length) if length and length.strip().isdigit() else None
 
-    def report(label, done, total):
-        nonlocal shown
-        amount = f"{100 * done // total:3d}% of {_size(total)}" if total else _size(done)
-        if amount != shown:
-            shown = amount
-            end = "\n" if total and done == total else ""
-            print(f"\rdownloading {label}: {amount}", end=end, file=sys.stderr, flush=True)
 
-    return report
+def _most_items(name):
+    return 60_000 if name.startswith("train") else 10_000
+
+
+def _most_idx_bytes(name):
+    """The size of the largest IDX file ``name`` may be: its header, then its items."""
+    return (16 + _most_items(name) * _SIDE * _SIDE) if "images" in name else (8 + _most_items(name))
+
+
+def _writable_cache():
+    """The cache folder, created if needed, after checking that files can be written there;
+    stale temporary files of downloads killed outright are removed."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise MNISTUnavailable(
+            f"MNIST: cannot write to the cache folder {folder} ({err.strerror or err}). Set "
+            "HELLOGRAD_CACHE to a folder you can write to, or put the four MNIST files in a "
+            "folder and set MNIST_DIR to it.") from None
+    for part in folder.glob(".*.gz.*.part"):
+        if time.time() - part.stat().st_mtime > 2 * DOWNLOAD_SECONDS:  # no download is alive
+            part.unlink(missing_ok=True)
+    return folder
+
+
+def _say(quiet, text):
+    if not quiet:
+        print(text, end="", file=sys.stderr, flush=True)
 
 
 def _size(n):
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+# --- from the command line -----------------------------------------------------------------
+
+def main(argv=None):
+    """``python -m hellograd.data [--no-download] [FOLDER]``: make sure MNIST is here.
+
+    Finds the four files (in FOLDER, ``$MNIST_DIR`` or the cache), downloads the missing ones
+    into the cache, checks them all, and prints where they are. Exits with status 1 and one
+    short message, no traceback, when the data cannot be had or a file is wrong.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m hellograd.data",
+        description="Find, download if needed, and check the four MNIST files.")
+    parser.add_argument("folder", nargs="?", help="a folder holding the files (optional)")
+    parser.add_argument("--no-download", action="store_true", help="never use the network")
+    args = parser.parse_args(argv)
+    try:
+        x_train, _, x_test, _ = load_mnist(args.folder, download=not args.no_download)
+    except (MNISTUnavailable, MNISTFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    where = sorted({str(_find(name, _folders(args.folder)).parent) for name in FILES})
+    print(f"MNIST is ready: {len(x_train):,} training and {len(x_test):,} test images, "
+          f"checked, in {' and '.join(where)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
