@@ -47,13 +47,17 @@ def _tensors(values, op):
     return [first._lift(v, op) for v in values]
 
 
+def _shapes(arrays):
+    """The shapes of ``arrays``, for an error message: "(2, 3), (2, 2)"."""
+    return ", ".join(str(a.shape) for a in arrays)
+
+
 def _broadcast_shape(op, *arrays):
     """The shape ``arrays`` broadcast to, or a ValueError naming the op and every shape."""
     try:
         return np.broadcast_shapes(*(a.shape for a in arrays))
     except ValueError:
-        shapes = ", ".join(str(a.shape) for a in arrays)
-        raise ValueError(f"{op}: shapes {shapes} cannot be broadcast together") from None
+        raise ValueError(f"{op}: shapes {_shapes(arrays)} cannot be broadcast together") from None
 
 
 def _axes(axis, ndim, op, scalar_ok=False):
@@ -83,7 +87,7 @@ def _condition(cond, op):
     mask = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     if mask.dtype != np.bool_:
         # 0/1 floats would work by accident and 0.5 would silently count as true.
-        raise TypeError(f"{op}: the condition must be boolean (a mask such as x.data > 0), "
+        raise TypeError(f"{op}: the condition must be boolean (a comparison such as x > 0, or a bool array), "
                         f"got dtype {mask.dtype}")
     return mask
 
@@ -162,17 +166,16 @@ def concatenate(tensors, axis=0):
     try:
         value = np.concatenate([t.data for t in tensors], axis=axis)
     except ValueError as error:  # NumPy's AxisError is a ValueError too; keep its type
-        shapes = ", ".join(str(t.shape) for t in tensors)
-        raise type(error)(f"concatenate: {error} (shapes {shapes})") from None
+        raise type(error)(f"concatenate: {error} (shapes {_shapes(tensors)})") from None
     axis = operator.index(axis) % value.ndim
-    ends = np.cumsum([t.shape[axis] for t in tensors])
+    edges = np.cumsum([0] + [t.shape[axis] for t in tensors])  # where each input starts and ends
 
     def slice_of(start, stop):
         index = (slice(None),) * axis + (slice(int(start), int(stop)),)
         return lambda g, out: g[index]
 
     return make_op("concatenate", value, tuple(tensors),
-                   tuple(slice_of(end - t.shape[axis], end) for t, end in zip(tensors, ends)))
+                   tuple(slice_of(start, stop) for start, stop in zip(edges[:-1], edges[1:])))
 
 
 def stack(tensors, axis=0):
@@ -185,8 +188,7 @@ def stack(tensors, axis=0):
     """
     tensors = _tensors(tensors, "stack")
     if len({t.shape for t in tensors}) > 1:
-        shapes = ", ".join(str(t.shape) for t in tensors)
-        raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
+        raise ValueError(f"stack: all tensors must have the same shape, got {_shapes(tensors)}")
     (axis,) = _axes(operator.index(axis), tensors[0].ndim + 1, "stack")
     return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
 
