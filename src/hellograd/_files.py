@@ -49,8 +49,9 @@ def read_npz(path, shapes):
     header of each array is read first, and only an array of the expected name and shape, of
     numbers of at most 16 bytes, is read. Any other is not read at all (so a header announcing
     terabytes costs nothing): it comes back as a zero-memory read-only stand-in with the
-    announced shape and dtype, for the caller to refuse with the names and shapes. A file that is not a whole ``.npz`` archive of
-    arrays raises a ``ValueError`` saying what is wrong; a missing file, ``FileNotFoundError``.
+    announced shape and dtype, for the caller to refuse with the names and shapes. A file
+    that is not a whole ``.npz`` archive of arrays raises a ``ValueError`` saying what is
+    wrong; a missing file, ``FileNotFoundError``.
     """
     with open(os.fspath(path), "rb") as file:
         if file.read(6) == b"\x93NUMPY":

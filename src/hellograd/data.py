@@ -17,7 +17,9 @@ Where :func:`load_mnist` finds the four files (each gzipped or not), in this ord
 4. otherwise each missing file is downloaded into the cache from the mirrors, tried in turn:
    the base URLs in ``HELLOGRAD_MNIST_MIRRORS`` (comma-separated, ``http(s)://`` or
    ``file://``, e.g. ``HELLOGRAD_MNIST_MIRRORS=https://example.org/mnist/``) if it is set,
-   else :data:`MIRRORS`. A download prints one line per file, on stderr.
+   else :data:`MIRRORS`. A download prints one line per file, on stderr; all the downloads
+   of one call must end within :data:`DOWNLOAD_SECONDS`, and none may exceed the size of
+   the file it should be.
 
 When the data cannot be had, :class:`MNISTUnavailable` says where it looked, what failed and
 what to do. ``python -m hellograd.data`` fetches and checks the files ahead of time (see
@@ -73,8 +75,8 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
-DOWNLOAD_SECONDS = 300  # the longest one file may take from one mirror, however it trickles
-_CONNECT_SECONDS = 30   # the longest a mirror may stay silent
+DOWNLOAD_SECONDS = 600  # the longest the downloads of one load_mnist call may take, all mirrors
+_SILENT_SECONDS = 30    # the longest a mirror may stay silent
 _GZIP_SLACK = 1 << 20   # gzip can make incompressible data a little larger, never by a megabyte
 _CHUNK = 1 << 16
 
@@ -112,7 +114,8 @@ def load_mnist(root=None, *, download=True, mirrors=None, quiet=False):
     :class:`MNISTUnavailable` if the data cannot be had; the module's help has the details.
     """
     folders = _folders(root)
-    arrays = [_load_or_download(name, folders, download, mirrors, quiet) for name in FILES]
+    downloads = _Downloads(mirrors, quiet) if download else None
+    arrays = [_load_or_download(name, folders, downloads) for name in FILES]
     for images, labels in (arrays[:2], arrays[2:]):
         if len(images) != len(labels):
             raise MNISTFileError(f"MNIST: {len(images)} images but {len(labels)} labels; the "
@@ -170,13 +173,13 @@ def _find(name, folders):
     return None
 
 
-def _load_or_download(name, folders, download, mirrors, quiet):
+def _load_or_download(name, folders, downloads):
     path = _find(name, folders)
     if path is not None:
         return _load_file(path, name)
-    if not download:
+    if downloads is None:
         raise MNISTUnavailable(_unavailable(name, folders, "download=False was given"))
-    return _download(name, folders, _mirror_list(mirrors), quiet)
+    return downloads.fetch(name, folders)
 
 
 def _unavailable(name, folders, why):
@@ -267,47 +270,64 @@ def _mirror_list(mirrors):
     return [m.strip() for m in mirrors if m.strip()]
 
 
-def _download(name, folders, mirrors, quiet):
-    """Download ``name``.gz into the cache from the first mirror whose copy passes every
-    check, and return its array. A failing mirror is reported and the next one tried."""
-    folder = _writable_cache()
-    failures = []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + "/" + name + ".gz"
-        _say(quiet, f"downloading {name}.gz from {mirror} ... ")
-        try:
-            array, size = _download_from(url, folder / (name + ".gz"), name)
-        except KeyboardInterrupt:
-            _say(quiet, "interrupted\n")
-            raise
-        except Exception as err:  # whatever one mirror does wrong, the next may work
-            reason = f"{type(err).__name__}: {err}"
-            _say(quiet, f"failed ({reason})\n")
-            failures.append(f"\n  {url}: {reason}")
-        else:
-            _say(quiet, f"{_size(size)}, ok\n")
-            return array
-    why = ("no mirror had it:" + "".join(failures) if failures else
-           "there are no mirrors to download it from (mirrors is empty)")
-    raise MNISTUnavailable(_unavailable(name, folders, why))
+class _Downloads:
+    """The downloads of one :func:`load_mnist` call: the mirrors, whether to report, and one
+    deadline for all of them, DOWNLOAD_SECONDS after the first one starts."""
+
+    def __init__(self, mirrors, quiet):
+        self.mirrors, self.quiet, self.deadline = _mirror_list(mirrors), quiet, None
+
+    def fetch(self, name, folders):
+        """Download ``name``.gz into the cache from the first mirror whose copy passes every
+        check, and return its array. A failing mirror is reported and the next one tried."""
+        folder = _writable_cache()
+        self.deadline = self.deadline or time.monotonic() + DOWNLOAD_SECONDS
+        failures = []
+        for mirror in self.mirrors:
+            url = mirror.rstrip("/") + "/" + name + ".gz"
+            self.say(f"downloading {name}.gz from {mirror} ... ")
+            try:
+                array, size = _download_from(url, folder / (name + ".gz"), name, self.deadline)
+            except KeyboardInterrupt:
+                self.say("interrupted\n")
+                raise
+            except Exception as err:  # whatever one mirror does wrong, the next may work
+                reason = f"{type(err).__name__}: {err}"
+                self.say(f"failed ({reason})\n")
+                failures.append(f"\n  {url}: {reason}")
+            else:
+                self.say(f"{_size(size)}, ok\n")
+                self.mirrors.remove(mirror)
+                self.mirrors.insert(0, mirror)  # the next files try the one that worked first
+                return array
+        why = ("no mirror had it:" + "".join(failures) if failures else
+               "there are no mirrors to download it from (mirrors is empty)")
+        raise MNISTUnavailable(_unavailable(name, folders, why))
+
+    def say(self, text):
+        if not self.quiet:
+            print(text, end="", file=sys.stderr, flush=True)
 
 
-def _download_from(url, path, name):
+def _download_from(url, path, name, deadline):
     """Download ``url`` to ``path``: all of it, checked, or nothing. Returns (array, bytes)."""
     with atomic_write(path) as out:  # removed unless the block ends normally
-        size = _fetch(url, out, most=_most_idx_bytes(name) + _GZIP_SLACK)
+        size = _fetch(url, out, most=_most_idx_bytes(name) + _GZIP_SLACK, deadline=deadline)
         out.flush()
         array = _read_checked(out.name, name, gzipped=True)
     return array, size
 
 
-def _fetch(url, out, most):
-    """Copy ``url`` into the open file ``out``: at most ``most`` bytes, within
-    DOWNLOAD_SECONDS. Returns the number of bytes."""
+def _fetch(url, out, most, deadline):
+    """Copy ``url`` into the open file ``out``: at most ``most`` bytes, before ``deadline``
+    (a time.monotonic() value). Returns the number of bytes."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https", "file"):
         raise ValueError("a mirror must be an http://, https:// or file:// URL")
-    deadline = time.monotonic() + DOWNLOAD_SECONDS
-    with urllib.request.urlopen(url, timeout=min(_CONNECT_SECONDS, DOWNLOAD_SECONDS)) as response:
+    late = f"not finished within the {DOWNLOAD_SECONDS} s allowed for downloading MNIST"
+    if time.monotonic() >= deadline:
+        raise TimeoutError(late)
+    timeout = min(_SILENT_SECONDS, deadline - time.monotonic())
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         total = _announced_size(response)
         if total is not None and total > most:
             raise ValueError(f"the server announces {total:,} bytes, more than the {most:,} "
@@ -318,8 +338,7 @@ def _fetch(url, out, most):
             if done > most:
                 raise ValueError(f"more than the {most:,} bytes this file may have")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"not finished after {DOWNLOAD_SECONDS} s "
-                                   f"({done:,} bytes so far)")
+                raise TimeoutError(f"{late} ({done:,} bytes so far)")
             out.write(chunk)
     if total is not None and done != total:
         raise ValueError(f"download incomplete: {done:,} of {total:,} bytes")
@@ -337,7 +356,8 @@ def _most_items(name):
 
 def _most_idx_bytes(name):
     """The size of the largest IDX file ``name`` may be: its header, then its items."""
-    return (16 + _most_items(name) * _SIDE * _SIDE) if "images" in name else (8 + _most_items(name))
+    most = _most_items(name)
+    return 16 + most * _SIDE * _SIDE if "images" in name else 8 + most
 
 
 def _writable_cache():
@@ -357,11 +377,6 @@ def _writable_cache():
         if time.time() - part.stat().st_mtime > 2 * DOWNLOAD_SECONDS:  # no download is alive
             part.unlink(missing_ok=True)
     return folder
-
-
-def _say(quiet, text):
-    if not quiet:
-        print(text, end="", file=sys.stderr, flush=True)
 
 
 def _size(n):
