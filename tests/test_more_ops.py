@@ -48,7 +48,8 @@ def axes_of(data, ndim):
 @SETTINGS
 @given(data=st.data())
 def test_where_against_numpy_with_broadcasting(data):
-    shape_c, shape_x, shape_y = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3)).input_shapes
+    shapes_drawn = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3))
+    shape_c, shape_x, shape_y = shapes_drawn.input_shapes
     cond = data.draw(hnp.arrays(np.bool_, shape_c))
     a, b = data.draw(arrays(shape_x)), data.draw(arrays(shape_y))
     np.testing.assert_array_equal(hg.where(cond, Tensor(a), Tensor(b)).data, np.where(cond, a, b))
@@ -263,7 +264,8 @@ def test_min_and_logsumexp_against_numpy(name, keepdims, data):
     a = data.draw(distinct(data.draw(nonempty)))
     axis = axes_of(data, a.ndim)
     expected = reference(a, axis=axis, keepdims=keepdims)
-    np.testing.assert_allclose(op(Tensor(a), axis=axis, keepdims=keepdims).data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(op(Tensor(a), axis=axis, keepdims=keepdims).data, expected,
+                               rtol=1e-12, atol=1e-12)
     weights = np.linspace(-1.0, 2.0, expected.size).reshape(np.shape(expected))
     assert gradcheck(lambda x: op(x, axis=axis, keepdims=keepdims) * weights, a)
 
@@ -272,6 +274,14 @@ def test_min_ties_share_the_gradient_like_max():
     x = Tensor([[1.0, 1.0, 3.0], [0.0, 2.0, 0.0]], requires_grad=True)
     x.min(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.5, 0.5, 0.0], [0.5, 0.0, 0.5]])
+
+
+def test_min_of_nan_is_nan_and_the_nan_takes_the_gradient():
+    x = Tensor([1.0, np.nan, 0.0], requires_grad=True)
+    out = x.min()
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])  # as Tensor.max, whose rule min uses
 
 
 def test_min_of_an_empty_axis_is_an_error_but_an_empty_result_is_not():
@@ -456,7 +466,8 @@ SECOND_ORDER = {
     "clip": lambda x: (x.clip(-1.0, 1.0) ** 3).sum(),
     "min": lambda x: (x.min(axis=0) * x.sum(axis=0)).sum(),
     "var_std": lambda x: x.var(axis=1, ddof=1).sum() + (x.std(axis=0) ** 3).sum(),
-    "concatenate_stack": lambda x: (hg.concatenate([x, x * x], axis=1).sin() * hg.stack([x, x], axis=2).flatten().sum()).sum(),
+    "concatenate_stack": lambda x: (hg.concatenate([x, x * x], axis=1).sin()
+                                    * hg.stack([x, x], axis=2).flatten().sum()).sum(),
 }
 
 

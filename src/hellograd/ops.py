@@ -87,8 +87,8 @@ def _condition(cond, op):
     mask = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     if mask.dtype != np.bool_:
         # 0/1 floats would work by accident and 0.5 would silently count as true.
-        raise TypeError(f"{op}: the condition must be boolean (a comparison such as x > 0, or a bool array), "
-                        f"got dtype {mask.dtype}")
+        raise TypeError(f"{op}: the condition must be boolean (a comparison such as x > 0, "
+                        f"or a bool array), got dtype {mask.dtype}")
     return mask
 
 
@@ -241,7 +241,8 @@ def logsumexp(self, axis=None, keepdims=False):
 
     Where every element along the axis is ``-inf`` (or there is none) the value is
     ``-inf``, the log of an empty sum, and the gradient is 0, not NaN: moving any one
-    element by a finite amount leaves the value at ``-inf``. (PyTorch gives NaN here.)
+    element by a finite amount leaves the value at ``-inf``. (PyTorch's rule,
+    ``exp(x - result)``, gives NaN here.)
     A ``+inf`` element gives ``+inf``, a NaN gives NaN.
 
     Introduced in the chapter "From scalars to tensors".
@@ -261,7 +262,7 @@ def logsumexp(self, axis=None, keepdims=False):
         shift = where(empty, 0, out.reshape(*kept))
         return g.reshape(*kept) * (self - shift).exp()
 
-    reduced = value if keepdims else value.reshape([n for i, n in enumerate(self.shape) if i not in axes])
+    reduced = value if keepdims else value.reshape([n for i, n in enumerate(kept) if i not in axes])
     return make_op("logsumexp", reduced, (self,), (rule,))
 
 
@@ -314,7 +315,8 @@ def squeeze(self, axis=None):
         axes = [a for a in axes if self.shape[a] == 1]
     for a in axes:
         if self.shape[a] != 1:
-            raise ValueError(f"squeeze: axis {a} has length {self.shape[a]}, not 1 (shape {self.shape})")
+            raise ValueError(f"squeeze: axis {a} has length {self.shape[a]}, not 1 "
+                             f"(shape {self.shape})")
     return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
 
 
