@@ -232,8 +232,12 @@ def test_images_and_labels_must_agree_in_number(tmp_path, fake, monkeypatch):
 def gzip_bomb(first, gigabytes=1):
     """``first`` gzipped, followed by gzip members that expand to ``gigabytes`` of zeros: about
     1 MB per GB (gzip files may be a sequence of members, read one after the other)."""
-    megabyte_of_zeros = gzip.compress(bytes(1 << 20), mtime=0)  # ~1 kB
-    return gzip.compress(first) + megabyte_of_zeros * (1024 * gigabytes)
+    return gzip.compress(first) + megabyte_of_zeros() * (1024 * gigabytes)
+
+
+@functools.cache
+def megabyte_of_zeros():
+    return gzip.compress(bytes(1 << 20), mtime=0)  # about 1 kB
 
 
 def peak_memory(function):
