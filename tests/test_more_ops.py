@@ -153,6 +153,14 @@ def test_maximum_minimum_with_inf_and_nan(op, reference):
     np.testing.assert_array_equal(y.grad, [1 - inf_wins, inf_wins, 1.0, 1.0, 1.0])
 
 
+@pytest.mark.parametrize("op", [hg.maximum, hg.minimum, lambda a, b: hg.where(np.array(True), a, b)])
+def test_two_tensors_of_different_dtypes_are_refused(op):
+    with pytest.raises(TypeError, match="dtypes float32 and float64 differ"):
+        op(Tensor(np.float32(1.0)), Tensor(2.0))
+    with pytest.raises(ValueError, match=r"(maximum|minimum|where): shapes .*\(2,\), \(3,\)"):
+        op(Tensor([1.0, 2.0]), Tensor([1.0, 2.0, 3.0]))
+
+
 # ----- concatenate and stack --------------------------------------------------------------------
 @SETTINGS
 @given(data=st.data())
