@@ -242,8 +242,7 @@ def logsumexp(self, axis=None, keepdims=False):
     Where every element along the axis is ``-inf`` (or there is none) the value is
     ``-inf``, the log of an empty sum, and the gradient is 0, not NaN: moving any one
     element by a finite amount leaves the value at ``-inf``. (PyTorch's rule,
-    ``exp(x - result)``, gives NaN here.)
-    A ``+inf`` element gives ``+inf``, a NaN gives NaN.
+    ``exp(x - result)``, gives NaN there.) A ``+inf`` element gives ``+inf``, a NaN NaN.
 
     Introduced in the chapter "From scalars to tensors".
     """
@@ -262,8 +261,7 @@ def logsumexp(self, axis=None, keepdims=False):
         shift = where(empty, 0, out.reshape(*kept))
         return g.reshape(*kept) * (self - shift).exp()
 
-    reduced = value if keepdims else value.reshape([n for i, n in enumerate(kept) if i not in axes])
-    return make_op("logsumexp", reduced, (self,), (rule,))
+    return make_op("logsumexp", value if keepdims else np.squeeze(value, axis=axes), (self,), (rule,))
 
 
 def var(self, axis=None, keepdims=False, ddof=0):
