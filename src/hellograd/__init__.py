@@ -8,6 +8,7 @@ from .autograd import grad, no_grad, is_grad_enabled, topological_order
 from .custom import custom_gradient
 from .dual import Dual
 from .gradcheck import GradcheckError, gradcheck
+from .listing import show_source
 from .scalar import Scalar
 from .tensor import Tensor, make_op
 # Importing ops also adds its methods to Tensor (x.clip, x.logsumexp, x.var, ...).
@@ -16,6 +17,8 @@ from .viz import draw_graph
 
 # The building blocks of Part III, as `hellograd.nn.Linear`, `hellograd.optim.Adam`, ...
 from . import nn, optim
+# The checkers of the build-it-yourself exercises, as `hellograd.testing.check_dual`, ...
+from . import testing
 
 
 def __getattr__(name):
@@ -50,7 +53,9 @@ __all__ = [
     "detect_anomaly",
     "AnomalyError",
     "draw_graph",
+    "show_source",
     "data",
     "nn",
     "optim",
+    "testing",
 ]
