@@ -1,10 +1,18 @@
-# `make book` builds the site into _build/html; `make test` runs every test; `make lab` opens
-# the notebooks. Each first creates .venv and installs requirements.txt (and the library) into it.
+# `make help` lists the targets. `make book` builds the site into _build/html; `make test` runs
+# every test; `make lab` opens the notebooks. Each first creates .venv and installs
+# requirements.txt (and the library) into it.
 
 VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
+# The unit tests also run on the oldest versions pyproject.toml allows (`make oldest`).
+OLDEST_VENV ?= _build/venv-oldest
+OLDEST_PINS := numpy==1.24.4 matplotlib==3.7.5 pytest==9.2.0 hypothesis==6.170.15
+# Seconds a notebook cell may run before the test fails (the longest cell takes about 15 s).
+CELL_TIMEOUT := 300
+# Extra flags for `make lab`, e.g. make lab LAB_FLAGS="--port 8899 --no-browser"
+LAB_FLAGS ?=
 
 # The developers and CI have MNIST beside the checkout; a reader's machine downloads it instead.
 SHARED_MNIST := $(abspath ../shared/data/mnist)
@@ -18,9 +26,16 @@ export MPLBACKEND := Agg
 # their figures would silently vanish from the pages. So the builds below unset it.
 BUILD_ENV := env -u MPLBACKEND
 
-.PHONY: install book test unit notebooks build-strict browser figures bench lab clean
+.DEFAULT_GOAL := help
+.PHONY: help install mnist book test lint unit oldest notebooks standalone build-strict browser \
+	lab-browser figures bench lab clean
 
-install: $(VENV)/.installed $(KERNEL_CONFIG)
+help: ## list the targets
+	@echo "make TARGET, where TARGET is one of:"
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  %-13s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+install: $(VENV)/.installed $(KERNEL_CONFIG) ## create .venv with requirements.txt and the library
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -35,49 +50,92 @@ $(KERNEL_CONFIG): | $(VENV)/.installed
 	mkdir -p $(dir $@)
 	echo "c.InlineBackend.figure_formats = {'retina'}" > $@
 
+# The chapters read MNIST: find it ($MNIST_DIR, the cache) or download it, and check it, before
+# anything executes them, so that a missing data set stops the build with one short message.
+mnist: install ## find, download if needed, and check the MNIST files
+	@$(PYTHON) -m hellograd.data
+
 # jupyter-cache keys on the notebooks' code alone, so it would keep outputs made by an older
 # library: throw the cache away whenever src/ changes.
 _build/.library-stamp: $(wildcard src/hellograd/*.py) $(KERNEL_CONFIG)
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
-book: install _build/.library-stamp
+book: install mnist _build/.library-stamp ## build the site into _build/html
 	$(BUILD_ENV) $(JB) build .
 
-# Everything CI checks: unit tests, every notebook under nbval, a build with warnings as
-# errors, and then every page of that build opened in headless Chromium.
-test: unit notebooks build-strict browser
+# Everything CI checks: the linter, unit tests (also on the oldest NumPy allowed), every
+# notebook under nbval and each on its own, a build with warnings as errors, and then every
+# page of that build opened in headless Chromium.
+test: lint unit oldest notebooks standalone build-strict browser ## every test (what CI runs)
 
-# The browser test needs a built site, so it is its own step (`browser`), not part of `unit`.
-unit: install
-	$(PYTHON) -m pytest tests --ignore=tests/browser
+lint: install ## ruff over the Python sources (settings in pyproject.toml)
+	$(VENV)/bin/ruff check src tests benchmarks book/figures
+
+# The browser tests need a built site or a running JupyterLab, and the stand-alone test
+# builds its own environment: each is its own step, not part of `unit`.
+UNIT_IGNORE := --ignore=tests/browser --ignore=tests/jupyterlab \
+	--ignore=tests/test_standalone_chapters.py
+
+unit: install ## unit tests
+	$(PYTHON) -m pytest tests $(UNIT_IGNORE)
+
+# The oldest NumPy and matplotlib pyproject.toml accepts (float32 must stay float32 there too),
+# in a venv of their own beside the site (_build/venv-oldest; `make clean` removes it).
+$(OLDEST_VENV)/.installed: pyproject.toml Makefile
+	test -x $(OLDEST_VENV)/bin/python || python3 -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet $(OLDEST_PINS)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+oldest: $(OLDEST_VENV)/.installed ## unit tests on NumPy 1.24 and matplotlib 3.7
+	$(OLDEST_VENV)/bin/python -m pytest tests $(UNIT_IGNORE) -p no:cacheprovider
 
 # pytest exits 5 when it finds no notebook at all: not a failure while book/ has none.
-notebooks: install
-	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider book \
-		|| test $$? -eq 5
+notebooks: install mnist ## run every notebook in book/ under nbval
+	$(PYTHON) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) \
+		-p no:cacheprovider book || test $$? -eq 5
 
-build-strict: install _build/.library-stamp
+# Each notebook alone in an empty folder, in a fresh venv holding only hellograd[notebooks],
+# with MNIST downloaded from a server on 127.0.0.1 (see the test's docstring).
+standalone: install ## run each notebook alone, with only `pip install hellograd[notebooks]`
+	$(PYTHON) -m pytest tests/test_standalone_chapters.py -p no:cacheprovider
+
+build-strict: install mnist _build/.library-stamp ## build the site, warnings as errors
 	$(BUILD_ENV) $(JB) build . -W -n --keep-going
 
 # Every page of _build/html (SITE_DIR=... for another build) in headless Chromium: maths
 # typeset, images loaded, no console errors, no request off the machine; screenshots in
 # _build/screenshots. Skips, saying why, where Chromium is missing, except under CI=true.
-browser: install
+browser: install ## open every page of the built site in headless Chromium
 	$(PYTHON) -m pytest tests/browser -p no:cacheprovider
 
+# The whole book as one PDF: the book built as a single page (_build/singlehtml), printed by
+# headless Chromium (book/_ext/print_pdf.py: maths typeset, each chapter on a new page, a table
+# of contents), offline like the site; then copied into the site, whose pages link to it.
+.PHONY: pdf
+pdf: install mnist _build/.library-stamp ## the whole book as one PDF: _build/pdf/hello-autodiff.pdf
+	$(BUILD_ENV) $(JB) build . --builder singlehtml
+	$(PYTHON) book/_ext/print_pdf.py _build/singlehtml _build/pdf/hello-autodiff.pdf
+	if [ -d _build/html ]; then cp _build/pdf/hello-autodiff.pdf _build/html/; fi
+
+# Each chapter opened in a real JupyterLab (with jupyterlab-myst) in headless Chromium:
+# screenshots in _build/jupyterlab-screenshots.
+lab-browser: install ## open every chapter in JupyterLab in headless Chromium
+	$(PYTHON) -m pytest tests/jupyterlab -p no:cacheprovider
+
 # The intro's pictures (committed; regenerate after changing hellograd.viz or the script).
-figures: install
+figures: install ## redraw the intro's figures
 	$(PYTHON) book/figures/make_intro_figures.py
 
 # Speed and memory of the MNIST training: hellograd, NumPy by hand, and PyTorch if installed
 # (about 3 minutes; run it on a quiet machine). The figures quoted in README.md and in the
 # appendix page book/benchmarks are the ones recorded in benchmarks/results/mnist_mlp.json.
-bench: install
+bench: install ## time the MNIST training (about 3 minutes)
 	$(PYTHON) benchmarks/mnist_mlp.py --json benchmarks/results/mnist_mlp.json
 
-lab: install
-	$(VENV)/bin/jupyter lab book
+lab: install ## JupyterLab on book/ (flags: LAB_FLAGS="--port 8899 --no-browser")
+	$(BUILD_ENV) $(VENV)/bin/jupyter lab book $(LAB_FLAGS)
 
-clean:
+clean: ## remove _build (the site, caches, screenshots, the oldest-versions venv)
 	rm -rf _build
