@@ -23,8 +23,9 @@ Derivatives of derivatives              :func:`check_hvp`
 Learning from data                      :func:`check_linear`, :func:`check_sgd_momentum`
 ======================================  ==========================================
 
-The checkers use only what each chapter has introduced, and never a gradient
-kept on an intermediate node (only inputs keep ``.grad`` after a backward pass).
+On a failure, read the case's name first: it says which small program your
+code got wrong. The checkers only ever read gradients that the engine keeps
+(on inputs, the leaves of the graph), never those of intermediate results.
 """
 
 from __future__ import annotations
