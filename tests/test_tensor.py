@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hellograd import Tensor
+from hellograd.tensor import AxisError
 
 
 def test_numbers_and_lists_are_converted():
@@ -60,7 +61,7 @@ def test_reshape_and_transpose_errors_name_the_shapes():
         Tensor(np.ones((2, 3))).reshape(4)
     with pytest.raises(ValueError, match="transpose"):
         Tensor(np.ones((2, 3))).transpose(0, 0)
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(AxisError, match="sum: axis 2 is out of bounds for array of dimension 2"):
         Tensor(np.ones((2, 3))).sum(axis=2)
 
 

@@ -7,7 +7,12 @@ by the time a loss prints ``nan`` the operation that started it is long gone.
 Inside :func:`detect_anomaly` every operation remembers the line of *your* code
 that created it, and the first result (forward pass) or gradient (backward
 pass) that is not finite raises :class:`AnomalyError`, naming that operation
-and that line. Outside it the engine pays one boolean check per operation.
+and that line.
+
+It joins the engine through the engine's one seam, :data:`hellograd.autograd.hooks`:
+while it is on, every new node goes through :func:`on_forward`, and every node's
+gradient through :func:`on_gradient` before the backward pass uses it. When it is
+off, the engine runs without it and pays nothing for it.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import contextlib
 import linecache
 import os
 import sys
+import threading
 
 import numpy as np
 
-# Read by `tensor._make` and `autograd.backpropagate`: the only cost when anomaly mode is off.
-enabled = False
-_in_backward = False  # ops made by backward rules are checked as gradients, not as forward values
+from . import autograd
+
+enabled = False  # True while any detect_anomaly() block is open, in any thread
+_open_blocks = 0
+_lock = threading.Lock()
+_saved_hooks = None
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -44,7 +53,8 @@ def detect_anomaly():
     """A context manager that stops at the first NaN or inf, forward or backward.
 
     Slower (each operation looks at its result and at the Python call stack), so
-    use it to hunt a NaN down, not to train. Anomaly mode is process-wide.
+    use it to hunt a NaN down, not to train. Anomaly mode is process-wide: it is
+    on while any thread is inside a ``detect_anomaly()`` block.
 
     >>> with detect_anomaly():
     ...     loss = model(X).sum()   # raises AnomalyError at the first bad op
@@ -52,43 +62,46 @@ def detect_anomaly():
 
     Introduced in the chapter "When autodiff fails: custom gradients".
     """
-    global enabled
-    previous = enabled
-    enabled = True
+    _open(+1)
     try:
         yield
     finally:
-        enabled = previous
+        _open(-1)
 
 
-class _BackwardPhase:
-    # A class, not a @contextlib.contextmanager generator: every backward pass enters one.
-    def __enter__(self):
-        global _in_backward
-        self.previous = _in_backward
-        _in_backward = True
-
-    def __exit__(self, *exc_info):
-        global _in_backward
-        _in_backward = self.previous
-
-
-def backward_phase():
-    """Used by the backward pass: while rules run, their own ops are not reported as
-    forward anomalies, because the gradient they produce is checked instead."""
-    return _BackwardPhase()
+def _open(step):
+    """Count the open blocks; install the checks in the engine's hooks on the first, and
+    put the previous hooks back after the last."""
+    global enabled, _open_blocks, _saved_hooks
+    hooks = autograd.hooks
+    with _lock:
+        _open_blocks += step
+        if _open_blocks == 1 and step == 1:
+            _saved_hooks = (hooks.node_made, hooks.gradient_callback)
+            hooks.node_made, hooks.gradient_callback = on_forward, _checking
+        elif _open_blocks == 0:
+            hooks.node_made, hooks.gradient_callback = _saved_hooks
+        enabled = _open_blocks > 0
 
 
-def creation_site():
-    """``file:line: source`` of the innermost caller outside the hellograd package."""
-    frame = sys._getframe(1)
+def _origin():
+    """``(site, in_backward)``: ``file:line: source`` of the innermost caller outside the
+    hellograd package, and whether a backward pass is running in this thread (then the
+    op is part of a gradient). The call stack answers both, and it is each thread's own."""
+    frame = sys._getframe(2)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:
-        return "<unknown>"
-    filename, line = frame.f_code.co_filename, frame.f_lineno
-    source = linecache.getline(filename, line, frame.f_globals).strip()
-    return f"{filename}:{line}" + (f": {source}" if source else "")
+        site = "<unknown>"
+    else:
+        filename, line = frame.f_code.co_filename, frame.f_lineno
+        source = linecache.getline(filename, line, frame.f_globals).strip()
+        site = f"{filename}:{line}" + (f": {source}" if source else "")
+    walk = autograd.backpropagate.__code__
+    caller = sys._getframe(2)
+    while caller is not None and caller.f_code is not walk:
+        caller = caller.f_back
+    return site, caller is not None
 
 
 def _describe(values):
@@ -98,22 +111,53 @@ def _describe(values):
 
 
 def on_forward(out):
-    """Called by ``_make`` for every new op in anomaly mode: remember where it was
-    created and check its value."""
-    out._site = creation_site()
-    if not _in_backward and not np.all(np.isfinite(out.data)):
+    """Every new op, in anomaly mode: remember where it was created and check its value.
+
+    An op that a backward rule creates is part of a gradient, which
+    :func:`on_gradient` checks instead.
+    """
+    out._site, in_backward = _origin()
+    if not in_backward and not np.all(np.isfinite(out.data)):
         raise AnomalyError(
             f"op {out._op!r} produced {_describe(out.data)} in the forward pass; "
             f"it was created at {out._site}",
             out._op, "forward", out._site)
+    return out
 
 
-def on_gradient(node, index, gradient):
-    """Called by the backward pass in anomaly mode with what ``node``'s backward rule
-    gives its input number ``index``."""
-    if not np.all(np.isfinite(gradient.data)):
-        site = node._site or "<not recorded: created outside detect_anomaly()>"
-        raise AnomalyError(
-            f"op {node._op!r} produced {_describe(gradient.data)} in the backward pass "
-            f"(the gradient for its input {index}); it was created at {site}",
-            node._op, "backward", site)
+def _checking(on_gradient_of_pass):
+    """Wrap a backward pass's ``on_gradient(node, grad)`` so that every gradient is
+    checked first; the nodes seen so far are kept to find the rule at fault."""
+    seen = []
+
+    def checked(node, grad):
+        on_gradient(node, grad, seen)
+        seen.append((node, grad))
+        on_gradient_of_pass(node, grad)
+
+    return checked
+
+
+def on_gradient(node, grad, seen):
+    """Check the gradient ``node`` received in a backward pass, in anomaly mode.
+
+    If it is not finite, one of the rules that sent it a share is at fault:
+    ``seen``, the nodes already handled with their gradients, holds every node
+    that uses ``node``, and running their rules for it again finds the first
+    share that is not finite, so the error names that op and input.
+    """
+    if np.all(np.isfinite(grad.data)):
+        return
+    for user, user_grad in seen:
+        for index, (parent, rule) in enumerate(zip(user._parents, user._backward_rules)):
+            share = rule(user_grad, user).data if parent is node else None
+            if share is not None and not np.all(np.isfinite(share)):
+                site = getattr(user, "_site", None) or "<not recorded: created outside detect_anomaly()>"
+                raise AnomalyError(
+                    f"op {user._op!r} produced {_describe(share)} in the backward pass "
+                    f"(the gradient for its input {index}); it was created at {site}",
+                    user._op, "backward", site)
+    site = getattr(node, "_site", None) or "<not recorded>"
+    where = "the gradient backward() was given" if not seen else "the sum of its finite gradients"
+    raise AnomalyError(f"{where} for op {node._op or 'input'!r} holds {_describe(grad.data)}; "
+                       f"it was created at {site}", node._op, "backward", site)

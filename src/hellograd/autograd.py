@@ -1,17 +1,25 @@
 """The backward pass: topological order, reverse-mode accumulation, grad mode.
 
-Introduced in the chapters "Building the graph" and "Topological sort".
-Everything here walks the graph that :class:`hellograd.Tensor` operations record;
-nothing here knows about any particular operation.
+The core is two functions, :func:`topological_order` and :func:`backpropagate`
+(chapter "Topological sort"), plus :func:`unbroadcast` (chapter "From scalars to
+tensors"). They walk the graph that :func:`hellograd.make_op` records and know
+nothing about any particular operation, nor about the layers later chapters add:
+those join the engine through :data:`hooks`, its one seam.
+
+Around the core: ``backward`` (what ``Tensor.backward`` calls), which keeps
+gradients on the leaves and frees the graph it walked (chapter "Topological
+sort"), and :func:`grad` with ``create_graph`` (chapter "Derivatives of
+derivatives").
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
-from . import anomaly
+# ----- grad mode: whether operations record the graph ------------------------------------
 
 class _GradMode(threading.local):
     # A class attribute is every thread's default; reading it is cheap, whereas
@@ -47,11 +55,11 @@ class _GradModeSetting:
 
 
 def no_grad():
-    """A context manager in which operations record no graph.
+    """A context manager in which operations record no graph (chapter "Learning from data").
 
     Use it for evaluation and for optimizer updates: results have
     ``requires_grad=False`` and keep no reference to their inputs, so no memory
-    is held for a backward pass that will never come.
+    is held for a backward pass that will never come. Grad mode is per thread.
 
     >>> with no_grad():
     ...     y = x * 2      # y.requires_grad is False
@@ -64,12 +72,42 @@ def _grad_mode(enabled: bool):
     return _GradModeSetting(enabled)
 
 
+# ----- the seam ------------------------------------------------------------------------------
+
+def _unchanged(value):
+    return value
+
+
+class EngineHooks:
+    """The engine's one seam: where the layers of later chapters plug into the core.
+
+    ``make_op`` hands every node it makes to ``hooks.node_made(node)``, and each
+    backward pass hands the function it will call with every node's gradient to
+    ``hooks.gradient_callback(on_gradient)``, using whatever comes back. Both
+    return what they are given, so the core engine is just the core engine;
+    anomaly mode (chapter "When autodiff fails: custom gradients") puts checks
+    in their place while it is on.
+    """
+
+    __slots__ = ("node_made", "gradient_callback")
+
+    def __init__(self):
+        self.node_made = _unchanged
+        self.gradient_callback = _unchanged
+
+
+hooks = EngineHooks()
+
+
+# ----- the core: the order, the walk, the adjoint of broadcasting ----------------------------
+
 def topological_order(root):
     """Every node that ``root`` depends on (and that requires grad), parents first.
 
     Iterative depth-first search: an explicit stack instead of recursion, so a
     chain of 100,000 operations needs no deep Python call stack. Visited nodes
     are keyed by ``id`` (object identity), never by the tensor's value.
+    Introduced in the chapter "Topological sort".
     """
     order, visited = [], set()
     stack = [(root, False)]
@@ -88,14 +126,37 @@ def topological_order(root):
     return order
 
 
+def backpropagate(root, root_grad, on_gradient):
+    """Reverse-mode sweep from ``root``; calls ``on_gradient(node, grad)`` once per node.
+
+    ``grad`` is the total derivative of ``root`` with respect to ``node``: the sum
+    over every path, because a node used twice receives a contribution from each
+    use. Each node's rules run once, after all of its uses (later in the
+    topological order) have contributed. Returns the nodes it walked, parents
+    first. Introduced in the chapter "Topological sort".
+    """
+    grads = {id(root): root_grad}
+    order = topological_order(root)
+    for node in reversed(order):
+        grad = grads.pop(id(node))
+        on_gradient(node, grad)
+        for parent, rule in zip(node._parents, node._backward_rules):
+            if parent.requires_grad:
+                contribution = unbroadcast(rule(grad, node), parent.shape)
+                total = grads.get(id(parent))
+                grads[id(parent)] = contribution if total is None else total + contribution
+    return order
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``: the adjoint of NumPy broadcasting.
 
     If an input of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass,
     each of its numbers was used 2 * 4 times, so its gradient is the sum over
     those uses. Works on Tensors, so it is itself differentiable.
+    Introduced in the chapter "From scalars to tensors".
     """
-    if grad.shape == tuple(shape):
+    if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
@@ -103,47 +164,59 @@ def unbroadcast(grad, shape):
         return grad.sum(axis=tuple(range(extra)))
     axes = tuple(range(extra)) + stretched
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
-    return summed.reshape(*shape) if summed.shape != tuple(shape) else summed
+    return summed.reshape(shape) if summed.shape != shape else summed
 
 
-def backpropagate(root, root_grad, create_graph, on_gradient):
-    """Reverse-mode sweep from ``root``; calls ``on_gradient(node, grad)`` once per node.
+# ----- what backward() and grad() add around the walk ----------------------------------------
 
-    ``grad`` is the total derivative of ``root`` with respect to ``node``: the sum
-    over every path, because a node used twice receives a contribution from each
-    use. Each node's backward rules run once, after all of its uses (later in
-    the topological order) have contributed.
+class _FreedGraph:
+    """Stands in for the parents of a node whose graph a backward pass has freed.
+
+    Walking through it, as a second backward pass would, raises the error that
+    says why, at no cost to a backward pass that does not.
     """
-    from .tensor import Tensor
 
-    grads = {id(root): root_grad}
-    with _grad_mode(create_graph), anomaly.backward_phase():
-        for node in reversed(topological_order(root)):
-            grad = grads.pop(id(node), None)
-            if grad is None:
-                continue
-            on_gradient(node, grad)
-            if node._numpy_rules and not create_graph:
-                # Nobody will differentiate this pass, so the op's NumPy rules (see _make) will do.
-                rules, g = node._numpy_rules, grad.data
-            else:
-                rules, g = node._backward_rules, grad
-            for index, (parent, rule) in enumerate(zip(node._parents, rules)):
-                if not parent.requires_grad:
-                    continue
-                parent_grad = rule(g, node)
-                if not isinstance(parent_grad, Tensor):
-                    parent_grad = Tensor(parent_grad)
-                if anomaly.enabled:  # inside detect_anomaly(): stop at the first NaN/inf gradient
-                    anomaly.on_gradient(node, index, parent_grad)
-                if parent_grad.data.shape != parent.data.shape:
-                    parent_grad = unbroadcast(parent_grad, parent.shape)
-                previous = grads.get(id(parent))
-                grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+    __slots__ = ()
+
+    def __iter__(self):
+        raise RuntimeError(
+            "backward through a graph a second time: the first backward pass freed it, so that "
+            "the memory of its intermediate results could be given back. Pass retain_graph=True "
+            "to the first backward() (or grad()) to keep the graph for another pass."
+        )
+
+    __reversed__ = __iter__
+
+    def __repr__(self):
+        return "<graph freed by backward()>"
+
+
+_FREED = _FreedGraph()
+
+
+def _free(order):
+    """Let every walked node that is not a leaf forget its parents and rules.
+
+    What keeps an intermediate result alive is a reference to it: from a later
+    node's ``_parents`` or from a rule's closure. Dropping both lets Python's
+    reference counting give the arrays back as soon as nothing else holds them.
+    """
+    for node in order:
+        if node._parents:
+            node._parents = _FREED
+            node._backward_rules = ()
+
+
+def _run_backward(root, seed, on_gradient, create_graph, retain_graph):
+    """The walk, with recording on or off, through the seam, then the graph freed (or kept)."""
+    with _grad_mode(create_graph):
+        order = backpropagate(root, seed, hooks.gradient_callback(on_gradient))
+    if not retain_graph:
+        _free(order)
 
 
 def _seed_gradient(y, grad):
-    from .tensor import Tensor
+    from .tensor import Tensor, _wrap
 
     if grad is None:
         if y.data.size != 1:
@@ -151,7 +224,7 @@ def _seed_gradient(y, grad):
                 f"backward() without a gradient needs a scalar output, but this tensor has "
                 f"shape {y.shape}; pass grad= of that shape, or reduce first (e.g. y.sum())"
             )
-        return Tensor(np.ones_like(y.data))
+        return _wrap(np.ones_like(y.data))
     grad = grad if isinstance(grad, Tensor) else Tensor(np.asarray(grad, dtype=y.dtype))
     if grad.shape != y.shape:
         raise ValueError(f"backward: grad has shape {grad.shape} but the output has shape {y.shape}")
@@ -163,44 +236,82 @@ def _seed_gradient(y, grad):
     return grad
 
 
-def backward(y, grad=None):
-    """Fill ``.grad`` of every node that ``y`` depends on; see :meth:`Tensor.backward`."""
+def _check_has_graph(y, caller):
     if not y.requires_grad:
         raise RuntimeError(
-            "backward() on a tensor that does not require grad: no input had "
-            "requires_grad=True, or it was computed inside no_grad()"
+            f"{caller} on a tensor that does not require grad: no input had "
+            f"requires_grad=True, or it was computed inside no_grad()"
         )
 
-    def accumulate(node, g):
-        # A new array each time, never `+=`: `g.data` may be shared with another node.
-        node.grad = g.data if node.grad is None else node.grad + g.data
 
-    backpropagate(y, _seed_gradient(y, grad), create_graph=False, on_gradient=accumulate)
+# id(tensor) -> a weak reference whose callback removes the entry when the tensor dies,
+# so an id reused by a later tensor is never mistaken for it. Most tensors never ask,
+# so this costs them nothing, not even an attribute.
+_retaining_grad = {}
 
 
-def grad(y, inputs, grad_output=None, create_graph=False):
-    """Gradients of ``y`` with respect to each tensor in ``inputs``, as Tensors.
+def retain_grad(tensor):
+    """Make ``backward()`` keep ``tensor.grad`` although it is not a leaf (see Tensor.retain_grad)."""
+    key = id(tensor)
+    _retaining_grad[key] = weakref.ref(tensor, lambda _, key=key: _retaining_grad.pop(key, None))
 
-    Unlike :meth:`Tensor.backward` this leaves every ``.grad`` untouched. With
-    ``create_graph=True`` the backward pass is itself recorded, so the returned
-    gradients can be differentiated again (second derivatives, Hessian-vector
-    products). An input that ``y`` does not depend on gets a zero gradient.
+
+def backward(y, grad=None, retain_graph=False):
+    """Add d(y)/d(leaf) to ``leaf.grad`` for every leaf; see :meth:`Tensor.backward`."""
+    _check_has_graph(y, "backward()")
+    seed = _seed_gradient(y, grad)
+    # Arrays already handed out as a .grad in this pass, and the caller's own seed: a
+    # rule may pass the same array on to two parents (that of `a + b` does), and a
+    # .grad must be an array of its own, which an in-place update changes nowhere else.
+    handed_out = {id(seed.data)}
+
+    def keep(node, g):
+        if node._parents and id(node) not in _retaining_grad:
+            return  # an intermediate result: its gradient is used, then dropped
+        if node.grad is not None:
+            node.grad = node.grad + g.data  # a new array: whoever holds the old one keeps it
+            return
+        array = g.data
+        if id(array) in handed_out or array.base is not None or not array.flags.writeable:
+            array = array.copy()  # shared, a view of another array, or read-only
+        handed_out.add(id(array))
+        node.grad = array
+
+    _run_backward(y, seed, keep, create_graph=False, retain_graph=retain_graph)
+
+
+def grad(y, inputs, grad_output=None, create_graph=False, retain_graph=None):
+    """Gradients of ``y`` with respect to ``inputs``, as Tensors; ``.grad`` is left alone.
+
+    ``inputs`` is a Tensor (the gradient comes back as a Tensor) or a list of
+    them (a list comes back). With ``create_graph=True`` the backward pass is
+    itself recorded, so the gradients can be differentiated again (second
+    derivatives, Hessian-vector products). An input must require grad; one that
+    ``y`` does not depend on gets a zero gradient. Like ``backward()``, it frees
+    the graph it walked unless ``retain_graph=True``, which is the default when
+    ``create_graph=True``, as in PyTorch.
 
     Introduced in the chapter "Derivatives of derivatives".
     """
     from .tensor import Tensor
 
-    inputs = list(inputs)
-    if not y.requires_grad:
-        raise RuntimeError("grad(): the output does not require grad, so it has no graph to differentiate")
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    _check_has_graph(y, "grad()")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor) or not x.requires_grad:
+            raise ValueError(
+                f"grad(): input {i} {'is not a Tensor' if not isinstance(x, Tensor) else 'does not require grad'}, "
+                f"so no gradient is recorded for it; create it with requires_grad=True"
+            )
     wanted = {id(x): None for x in inputs}
 
     def collect(node, g):
         if id(node) in wanted:
             wanted[id(node)] = g
 
-    backpropagate(y, _seed_gradient(y, grad_output), create_graph, collect)
-    return [
-        wanted[id(x)] if wanted[id(x)] is not None else Tensor(np.zeros_like(x.data))
-        for x in inputs
-    ]
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    _run_backward(y, _seed_gradient(y, grad_output), collect, create_graph, retain_graph)
+    grads = [wanted[id(x)] if wanted[id(x)] is not None else Tensor(np.zeros_like(x.data))
+             for x in inputs]
+    return grads[0] if single else grads

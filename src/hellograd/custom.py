@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from .autograd import no_grad
-from .tensor import Tensor, _as_array, _make
+from .tensor import Tensor, _as_array, make_op
 
 
 def custom_gradient(fn):
@@ -68,7 +68,7 @@ def custom_gradient(fn):
                 return gradient
             return rule
 
-        return _make(name, _as_array(value), inputs, tuple(rule_for(i) for i in range(len(inputs))))
+        return make_op(name, _as_array(value), inputs, tuple(rule_for(i) for i in range(len(inputs))))
 
     return wrapper
 

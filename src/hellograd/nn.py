@@ -17,7 +17,8 @@ import os
 import numpy as np
 
 from ._files import atomic_write, read_npz
-from .tensor import Tensor, _make
+from .autograd import is_grad_enabled
+from .tensor import Tensor, _wrap, make_op
 
 
 class Module:
@@ -207,9 +208,13 @@ def linear(x, weight, bias):
     as ``x.T @ g``, and to ``bias`` summed over the batch, because the bias was
     added to every row. One node instead of two is less bookkeeping for the
     engine, and the bias is added in place, without a second output array.
-    The rules are given twice: with Tensor operations, for a backward pass
-    that is recorded, and in NumPy, quicker, for one that is not.
     ``x`` is a batch of shape ``(n, in_features)``.
+
+    Each rule is written twice. With Tensor operations, for a backward pass
+    that is itself recorded (``create_graph=True``: grad mode is then on), so
+    that it can be differentiated again; and on the arrays inside, wrapped back
+    into a Tensor, for one that is not: the same formula without building a
+    Tensor, with its checks, for every step of it.
     """
     x, bias = weight._lift(x, "linear"), weight._lift(bias, "linear")  # arrays take weight's dtype
     x_shape, w_shape = x.data.shape, weight.data.shape
@@ -222,13 +227,11 @@ def linear(x, weight, bias):
         raise ValueError(f"linear: bias must have shape {w_shape[1:]}, got {bias.shape}")
     out = x.data @ weight.data
     out += bias.data
-    return _make("linear", out, (x, weight, bias),
-                 rules=(lambda g, out: g @ weight.mT,
-                        lambda g, out: x.mT @ g,
-                        lambda g, out: g.sum(axis=0)),
-                 numpy_rules=(lambda g, out: g @ weight.data.T,
-                              lambda g, out: x.data.T @ g,
-                              lambda g, out: g.sum(axis=0)))
+    return make_op("linear", out, (x, weight, bias), (
+        lambda g, out: g @ weight.mT if is_grad_enabled() else _wrap(g.data @ weight.data.T),
+        lambda g, out: x.mT @ g if is_grad_enabled() else _wrap(x.data.T @ g.data),
+        lambda g, out: g.sum(axis=0) if is_grad_enabled() else _wrap(g.data.sum(axis=0)),
+    ))
 
 
 def cross_entropy(logits, labels):
@@ -240,7 +243,8 @@ def cross_entropy(logits, labels):
     overflow ``exp``. The loss is one node of the graph, whose backward rule
     is the gradient worked out in the chapter: ``(softmax(logits) -
     one_hot(labels)) / n``, written with Tensor operations so that it can be
-    differentiated again, and in NumPy for a backward pass that is not recorded.
+    differentiated again, and on the arrays for a backward pass that is not
+    recorded, as :func:`linear`'s rules are.
     """
     if not isinstance(logits, Tensor):
         raise TypeError(f"cross_entropy: logits must be a Tensor, got {type(logits).__name__}")
@@ -274,8 +278,10 @@ def cross_entropy(logits, labels):
     # Recorded like any operation, so that the rule below, which uses it, can itself be
     # differentiated; the backward pass then needs only its exp, not a second log_softmax.
     log_probs = logits.log_softmax(axis=1)
-    loss = -log_probs.data[rows, labels].sum() / n  # (ndarray.mean is slower, in Python)
-    one_hot = Tensor(one_hot)
-    return _make("cross_entropy", loss, (logits,),
-                 rules=(lambda g, out: (log_probs.exp() - one_hot) * (g / n),),
-                 numpy_rules=(lambda g, out: (np.exp(log_probs.data) - one_hot.data) * (g / n),))
+    picked = log_probs.data[rows, labels]
+    # Divided by n in the logits' dtype: on NumPy 1.x a float32 scalar divided by a Python int
+    # is float64. (ndarray.mean is slower, in Python.)
+    loss = -picked.sum() / picked.dtype.type(n)
+    return make_op("cross_entropy", loss, (logits,), (
+        lambda g, out: (log_probs.exp() - one_hot) * (g / n) if is_grad_enabled()
+        else _wrap((np.exp(log_probs.data) - one_hot) * g.data / n),))
