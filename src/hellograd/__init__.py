@@ -19,6 +19,8 @@ from .viz import draw_graph
 from . import nn, optim
 # The checkers of the build-it-yourself exercises, as `hellograd.testing.check_dual`, ...
 from . import testing
+# fastest(): the chapters' timings, steady on a busy machine.
+from . import timing
 
 
 def __getattr__(name):
@@ -58,4 +60,5 @@ __all__ = [
     "nn",
     "optim",
     "testing",
+    "timing",
 ]
