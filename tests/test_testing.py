@@ -40,10 +40,30 @@ def test_success_prints_one_short_line(capsys):
     assert capsys.readouterr().out == "All 5 checks passed.\n"
 
 
-def test_a_scaffold_not_filled_in_says_so():
+def test_an_untouched_scaffold_is_reported_not_raised(capsys):
+    """So that a notebook with the scaffold cell still runs top to bottom."""
     def derivative(f, x, h):
         raise NotImplementedError
-    error = rejects(testing.check_central_difference, derivative, case="x**2", says="fill in the body")
+    assert testing.check_central_difference(derivative) is None
+    assert capsys.readouterr().out == ("Not written yet: your code raises NotImplementedError. "
+                                       "Fill in the body, then run this cell again.\n")
+
+    class Value:  # a class scaffold: one method written, the others not
+        def __init__(self, data):
+            self.data, self.grad = data, 0.0
+
+        def __add__(self, other):
+            raise NotImplementedError("write __add__")
+    testing.check_scalar_engine(Value)
+    assert "(write __add__)" in capsys.readouterr().out
+
+
+def test_a_half_written_scaffold_fails():
+    def derivative(f, x, h):
+        if h < 1e-3:
+            raise NotImplementedError
+        return (f(x + h) - f(x - h)) / (2 * h)
+    error = rejects(testing.check_central_difference, derivative, case="sin", says="fill in the rest")
     assert isinstance(error.__cause__, NotImplementedError)
 
 
