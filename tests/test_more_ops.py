@@ -77,11 +77,7 @@ def test_where_accepts_numbers_and_bool_tensors_and_keeps_float32():
 
 def test_where_condition_from_a_comparison():
     x = Tensor([-1.0, 0.0, 2.0], requires_grad=True)
-    try:
-        cond = x > 0
-    except TypeError:
-        pytest.skip("Tensor comparisons are not defined yet (the ENGINE change of issue 16)")
-    hg.where(cond, x, -x).sum().backward()
+    hg.where(x > 0, x, -x).sum().backward()
     np.testing.assert_array_equal(x.grad, [-1.0, -1.0, 1.0])
 
 
@@ -402,7 +398,7 @@ def test_shape_errors_name_the_op_and_shape():
     x = Tensor(np.ones((1, 3)))
     with pytest.raises(ValueError, match=r"squeeze: axis 1 has length 3, not 1 \(shape \(1, 3\)\)"):
         x.squeeze(1)
-    with pytest.raises(ValueError, match="unsqueeze: axis .* names the same axis twice"):
+    with pytest.raises(ValueError, match="unsqueeze: repeated axis"):
         x.unsqueeze((0, 0))
 
 

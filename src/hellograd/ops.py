@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .tensor import Tensor, make_op
+from .tensor import Tensor, _normalize_axes, make_op
 
 try:
     from numpy.exceptions import AxisError  # NumPy >= 1.25
@@ -60,26 +60,11 @@ def _broadcast_shape(op, *arrays):
         raise ValueError(f"{op}: shapes {_shapes(arrays)} cannot be broadcast together") from None
 
 
-def _axes(axis, ndim, op, scalar_ok=False):
-    """``axis`` (None, an int or a tuple of ints) as a tuple of axes in ``range(ndim)``.
-
-    As in NumPy: an axis out of range raises ``AxisError``, a repeated one ValueError.
-    ``scalar_ok``: accept axis 0 or -1 on a 0-d array, as ``np.sum``, ``np.max`` and
-    ``np.squeeze`` do (``np.mean`` and ``np.var`` do not).
-    """
-    if axis is None:
-        return tuple(range(ndim))
-    if scalar_ok and ndim == 0 and isinstance(axis, numbers.Integral) and axis in (0, -1):
-        return ()
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-    normalized = []
-    for a in map(operator.index, axes):  # a float axis is a TypeError, as in NumPy
-        if not -ndim <= a < ndim:
-            raise AxisError(a, ndim, op)
-        normalized.append(a % ndim)
-    if len(set(normalized)) < len(normalized):
-        raise ValueError(f"{op}: axis {axis} names the same axis twice")
-    return tuple(normalized)
+def _refuse_an_axis_of_0d(x, axis, op):
+    # np.sum and np.max read axis 0 or -1 of a 0-d array as no axis (so does _normalize_axes);
+    # np.var and np.std raise NumPy's AxisError.
+    if x.ndim == 0 and isinstance(axis, numbers.Integral):
+        raise AxisError(axis, 0, op)
 
 
 def _condition(cond, op):
@@ -189,7 +174,7 @@ def stack(tensors, axis=0):
     tensors = _tensors(tensors, "stack")
     if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {_shapes(tensors)}")
-    (axis,) = _axes(operator.index(axis), tensors[0].ndim + 1, "stack")
+    (axis,) = _normalize_axes(operator.index(axis), tensors[0].ndim + 1, "stack")
     return concatenate([t.unsqueeze(axis) for t in tensors], axis=axis)
 
 
@@ -226,7 +211,7 @@ def min(self, axis=None, keepdims=False):
 
     Introduced in the chapter "From scalars to tensors".
     """
-    axes = _axes(axis, self.ndim, "min", scalar_ok=True)
+    axes = _normalize_axes(axis, self.ndim, "min")
     if any(self.shape[a] == 0 for a in axes):
         raise ValueError(f"min: an empty axis has no minimum (shape {self.shape}, axis {axis})")
     return -(-self).max(axis=axes, keepdims=keepdims)
@@ -246,7 +231,7 @@ def logsumexp(self, axis=None, keepdims=False):
 
     Introduced in the chapter "From scalars to tensors".
     """
-    axes = _axes(axis, self.ndim, "logsumexp", scalar_ok=True)
+    axes = _normalize_axes(axis, self.ndim, "logsumexp")
     kept = tuple(1 if i in axes else n for i, n in enumerate(self.shape))
     peak = np.max(self.data, axis=axes, keepdims=True, initial=-np.inf)
     # A row whose peak is -inf is shifted by 0 instead, since -inf - -inf is NaN (so are
@@ -273,7 +258,8 @@ def var(self, axis=None, keepdims=False, ddof=0):
 
     Introduced in the chapter "From scalars to tensors".
     """
-    axes = _axes(axis, self.ndim, "var")
+    _refuse_an_axis_of_0d(self, axis, "var")
+    axes = _normalize_axes(axis, self.ndim, "var")
     count = math.prod(self.shape[a] for a in axes)
     if count - ddof <= 0:
         warnings.warn(f"var: degrees of freedom <= 0 (n = {count}, ddof = {ddof})",
@@ -291,7 +277,8 @@ def std(self, axis=None, keepdims=False, ddof=0):
 
     Introduced in the chapter "From scalars to tensors".
     """
-    axes = _axes(axis, self.ndim, "std")
+    _refuse_an_axis_of_0d(self, axis, "std")
+    axes = _normalize_axes(axis, self.ndim, "std")
     variance = self.var(axis=axes, keepdims=keepdims, ddof=ddof)
     flat = variance.data == 0
 
@@ -308,7 +295,7 @@ def squeeze(self, axis=None):
 
     Introduced in the chapter "From scalars to tensors".
     """
-    axes = _axes(axis, self.ndim, "squeeze", scalar_ok=True)
+    axes = _normalize_axes(axis, self.ndim, "squeeze")
     if axis is None:
         axes = [a for a in axes if self.shape[a] == 1]
     for a in axes:
@@ -326,7 +313,7 @@ def unsqueeze(self, axis):
     Introduced in the chapter "From scalars to tensors".
     """
     count = 1 if isinstance(axis, numbers.Integral) else len(tuple(axis))
-    axes = _axes(axis, self.ndim + count, "unsqueeze")
+    axes = _normalize_axes(axis, self.ndim + count, "unsqueeze")
     return self.reshape(np.expand_dims(self.data, axes).shape)
 
 
