@@ -266,7 +266,7 @@ def _expect_descent(cases, result, expected, grad_fn, x0, lr, num_steps):
             (_descend(grad_fn, x0, lr, max(num_steps - 1, 0))[-1], "That is one step too few."),
             (_descend(grad_fn, x0, lr, num_steps + 1)[-1], "That is one step too many."),
         ]
-        cases.expect(f"x after {num_steps} steps", got, expected[-1], hints)
+        cases.expect(f"x after {_steps(num_steps)}", got, expected[-1], hints)
         return
     if got.shape[1:] != point_shape or got.ndim != len(point_shape) + 1:
         cases.fail(f"expected the last point (shape {point_shape}) or the path of {num_steps + 1} "
@@ -282,7 +282,11 @@ def _expect_descent(cases, result, expected, grad_fn, x0, lr, num_steps):
             hint = ("Your x went uphill: step against the gradient, x = x - lr * grad(x)."
                     if step == 1 and _close(row, _descend(grad_fn, x0, -lr, 1)[-1], 1e-9, 1e-12)
                     else "The path starts with the starting point itself." if step == 0 else None)
-            cases.fail(f"expected x = {_show(want, row)} after {step} steps, got {_show(row, want)}.", hint)
+            cases.fail(f"expected x = {_show(want, row)} after {_steps(step)}, got {_show(row, want)}.", hint)
+
+
+def _steps(n):
+    return f"{n} step" if n == 1 else f"{n} steps"
 
 
 # ----- chapter 2 ------------------------------------------------------------------------------
@@ -379,13 +383,13 @@ def check_dual(Dual):
             cases.fail(f"{what}.derivative should be one number, got {derivative.size}")
         return float(d.value), float(derivative[0])
 
-    def product(a, b, name):
+    def product(a, b, name, expression):
         (av, ad), (bv, bd) = a, b
         with cases(name):
             x = Dual(av, ad)
-            got = parts(x * x if b is a else x * Dual(bv, bd), "a * b")
-            cases.expect("the value of a * b", got[0], av * bv)
-            cases.expect("the derivative of a * b", got[1], ad * bv + av * bd, [
+            got = parts(x * x if b is a else x * Dual(bv, bd), expression)
+            cases.expect(f"the value of {expression}", got[0], av * bv)
+            cases.expect(f"the derivative of {expression}", got[1], ad * bv + av * bd, [
                 (ad * bd, "The product rule is (a b)' = a' b + a b', not a' b'."),
                 (ad * bv - av * bd, "Both terms of the product rule are added: a' b + a b'."),
                 (av * bd - ad * bv, "Both terms of the product rule are added: a' b + a b'."),
@@ -394,11 +398,12 @@ def check_dual(Dual):
                 (ad * av + bd * bv, "Each derivative multiplies the other number's value: a' b + a b'."),
             ])
 
-    product((3.0, 1.0), (-2.0, 0.0), "x * y at x = 3, y = -2 (derivative with respect to x)")
+    product((3.0, 1.0), (-2.0, 0.0), "x * y at x = 3, y = -2 (derivative with respect to x)", "x * y")
     same = (3.0, 1.0)
-    product(same, same, "x * x at x = 3 (the same Dual on both sides)")
-    product((2.0, 5.0), (7.0, -1.0), "a * b with both derivatives: a = Dual(2, 5), b = Dual(7, -1)")
-    product((4.0, 0.0), (1.5, 1.0), "a constant: Dual(4, 0) * x at x = 1.5")
+    product(same, same, "x * x at x = 3 (the same Dual on both sides)", "x * x")
+    product((2.0, 5.0), (7.0, -1.0), "a * b with both derivatives: a = Dual(2, 5), b = Dual(7, -1)",
+            "a * b")
+    product((4.0, 0.0), (1.5, 1.0), "a constant: Dual(4, 0) * x at x = 1.5", "4 * x")
 
     def sine(value, derivative, name):
         with cases(name):
@@ -741,24 +746,35 @@ def check_op(op, reference, *, domain=(-2.0, 2.0), shapes=None, float32=True, se
             _expect_op_gradients(cases, op, arrays, rng)
     if float32:
         arrays = [rng.uniform(low, high, size=s).astype(np.float32) for s in shapes[-1]]
-        with cases(f"{name} on float32 inputs gives float32 values and gradients"):
+        with cases(f"{name} on float32 inputs gives float32 values and gradients") as case:
             tensors = _tensors(arrays, np.float32)
-            out = op(*tensors)
+            try:
+                out = op(*tensors)
+                gradients = grad(out.sum(), tensors)
+            except TypeError as error:
+                if "dtype" not in str(error):
+                    raise
+                raise CheckFailed(case.name, f"your code raised TypeError: {error}\n{_FLOAT32_RULES}") \
+                    from error
             want = np.result_type(np.asarray(reference(*[a.copy() for a in arrays])))
             if out.dtype != want:
                 cases.fail(f"expected a {want} result for float32 inputs, got {out.dtype}.",
                            "Compute the value from the inputs' arrays (a.data) without mixing in "
                            "float64 arrays; convert constants with .astype(a.dtype).")
-            for i, g in enumerate(grad(out.sum(), tensors)):
+            for i, g in enumerate(gradients):
                 if g.dtype != np.float32:
                     cases.fail(f"the gradient with respect to input {i + 1} is {g.dtype}, not float32.",
-                               "In the rules, convert NumPy constants (masks, counts) with "
-                               ".astype(g.dtype) before making Tensors of them.")
+                               _FLOAT32_RULES)
     if second_order:
         arrays = [rng.uniform(low, high, size=s) for s in shapes[-1]]
         with cases(f"{name}: its backward rules can be differentiated again (second derivatives)"):
             _expect_second_order(cases, op, arrays, rng)
     cases.done()
+
+
+_FLOAT32_RULES = ("In the rules, convert NumPy constants (masks, counts) to the input's dtype with "
+                  ".astype(a.dtype) before making Tensors of them: Tensor(mask) of a boolean mask "
+                  "is float64, and hellograd never mixes dtypes silently.")
 
 
 def _arity(op):
@@ -881,7 +897,8 @@ _CUSTOM = {
         derivative=lambda x: np.exp(-np.logaddexp(0.0, -x)),  # sigmoid(x) = 1 / (1 + exp(-x))
         moderate=np.linspace(-5.0, 5.0, 11), extreme=np.array([-1000.0, -50.0, 50.0, 1000.0]),
         float32=100.0,
-        fix="Written directly, exp(x) overflows to inf for large x and inf / inf is NaN. Wrap the "
+        fix="Written directly, exp(x) overflows to inf for large x: the value becomes inf and the "
+            "gradient inf / inf = NaN. Wrap the "
             "function with custom_gradient: compute the value as max(x, 0) + log1p(exp(-|x|)) and "
             "give the gradient as upstream * sigmoid(x) (Tensor.sigmoid cannot overflow)."),
     "inv_exp": dict(
