@@ -561,3 +561,9 @@ def test_sgd_momentum_rejects_float64_velocities_and_a_crash_on_none():
             says="became float64")
     rejects(testing.check_sgd_momentum, sgd_class(skip_none=False), case=".grad is None",
             says="your code raised TypeError")
+
+
+def test_op_accepts_the_librarys_own_operations():
+    testing.check_op(lambda a, b: a * b, np.multiply)
+    testing.check_op(lambda a, b: a @ b, np.matmul, shapes=[((2, 3), (3, 4)), ((3,), (3, 2))])
+    testing.check_op(Tensor.tanh, np.tanh)
