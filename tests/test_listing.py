@@ -201,3 +201,20 @@ def test_jupyter_style_never_applies_on_the_site():
         for s, rule in zip(selectors, style.split("}")))
     # Only the token classes this listing uses get a rule.
     assert ".highlight .k " in style and ".highlight .nc " not in style
+
+
+def test_a_function_from_a_notebook_cell():
+    """IPython runs each cell from a numbered temporary file; its name means nothing to a reader."""
+    import linecache
+    filename = "/tmp/ipykernel_4711/2934857.py"
+    source = "def cell_function(x):\n    return x + 1\n"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    try:
+        listing = show_source(namespace["cell_function"])
+    finally:
+        del linecache.cache[filename]
+    assert listing.code == source.rstrip("\n")
+    assert listing.captions == ["cell_function, defined in this notebook"]
+    assert "ipykernel" not in listing._repr_html_() and "ipykernel" not in repr(listing)

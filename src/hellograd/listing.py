@@ -89,8 +89,8 @@ class _Block:
 
     @property
     def caption(self):
-        if self.path is None:
-            return self.title
+        if self.path is None:  # a notebook cell: its line numbers would mean nothing to a reader
+            return f"{self.title}, defined in this notebook"
         if self.first_line == self.last_line:
             return f"{self.path}, line {self.first_line}"
         return f"{self.path}, lines {self.first_line}\N{EN DASH}{self.last_line}"
@@ -229,8 +229,11 @@ def _assignment(module, name):
 def _package_path(filename):
     """The file's path from its top-level package's parent, e.g. ``hellograd/tensor.py``.
 
-    Outside any package (a script, a notebook cell) only the file's name: a
-    listing never shows the machine's folders."""
+    Outside any package only the file's name (a listing never shows the machine's
+    folders), and ``None`` for a notebook cell, which IPython keeps in a numbered
+    temporary file (``.../ipykernel_4711/1234567.py``) or a ``<...>`` name."""
+    if filename.startswith("<") or re.search(r"ipykernel_\d+[/\\]\d+\.py$", filename):
+        return None
     filename = os.path.abspath(filename)
     for module in list(sys.modules.values()):
         package_file = getattr(module, "__file__", None)
