@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import importlib
 
-from docutils import nodes
-
 PACKAGE = "hellograd"
 
 

@@ -5,7 +5,19 @@ served from a local http.server on 127.0.0.1, the test asserts that
 
 - the mathematics was typeset: MathJax finished, every math element holds rendered output
   with no TeX error, and no raw TeX (`\\(`, `$$`, `\\frac`, ...) is left in the text;
-- every image loaded (`naturalWidth > 0`);
+- every image loaded (`naturalWidth > 0`), has an alt text that describes it (not empty, not
+  a file name or a hash), is drawn at its own shape (drawn width:height within 2% of the
+  image's own) at 1280 px and at 390 px (a phone), and a raster image has at least twice the
+  pixels it is drawn with at 1280 px (sharp on a high-DPI screen);
+- every slider player (`hellograd.viz.slider_player`) moves: its slider and its "next"
+  button change the picture and the label;
+- no code block scrolls sideways at 1280 px (folded "show code" cells opened first);
+- no machine path (`/tmp/`, `/root/`, `/home/`, `site-packages`, the checkout's own path) and
+  no `np.float64(...)`-style number is shown;
+- no ipywidgets state or view ships in the page (no widget can run on the site);
+- no link leads to the repository, Binder or Colab while `repository_links` is off in
+  _config.yml (the repository address is a placeholder), and every link to a file of the site
+  itself (the whole-book PDF) finds it;
 - the browser console logged no error (no JavaScript exception, no failed resource);
 - no request left the machine: every URL the page asked for, in the DevTools network log and
   in the page's resource timing entries, is on the local server (or `data:`/`blob:`);
@@ -15,8 +27,9 @@ Two more tests: the search page finds pages for a common word, and the front pag
 glossary, opened straight from the disk (file://, as the README suggests), still typeset their
 maths with MathJax's own fonts.
 
-It saves a full-page screenshot of each page into `_build/screenshots/` (beside the site
-folder; `SCREENSHOT_DIR` overrides) for a person to look at.
+It saves full-page screenshots of each page into `_build/screenshots/` (beside the site
+folder; `SCREENSHOT_DIR` overrides) for a person to look at: `PAGE.png` at 1280 px and
+`PAGE@390.png` at phone width.
 
 Run it after a build: `make browser` (part of `make test`). Without Chromium the test skips and
 says why; with `CI=true` a missing Chromium or a missing site is a failure instead. `CHROMIUM`
@@ -39,6 +52,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -257,6 +271,88 @@ RAW_TEX = re.compile(
 # Schemes that never touch the network (chrome:// is the browser's own new-tab page).
 LOCAL_SCHEMES = ("data:", "blob:", "about:", "javascript:", "chrome:", "chrome-extension:")
 
+# Phone width for the second look at each page (an iPhone 12 to 15 is 390 CSS pixels wide).
+PHONE_WIDTH = 390
+# A figure may be drawn at most this much off its own aspect ratio (2%, or 2 px of rounding).
+SHAPE_TOLERANCE = 0.02
+# A raster image must hold at least this many pixels per pixel it is drawn with at 1280 px:
+# "retina" images hold two, so they stay sharp on a high-DPI screen.
+SHARP_PIXELS = 1.9
+
+# Every "show code" fold (<details>) opened: hidden code is code a reader can open.
+OPEN_FOLDS = "document.querySelectorAll('main details').forEach(d => { d.open = true; });"
+
+# Each image in the article: its alt text, its own size and the size it is drawn at.
+IMAGE_SHAPES = """
+return Array.from(document.querySelectorAll('main img')).map(img => {
+  const r = img.getBoundingClientRect();
+  const src = img.currentSrc || img.src || '';
+  return {src: (img.getAttribute('src') || '').slice(0, 90), alt: img.getAttribute('alt'),
+          naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight,
+          width: r.width, height: r.height,
+          vector: /^data:image\\/svg/.test(src) || /\\.svg([?#]|$)/.test(src)};
+});
+"""
+
+# Code blocks wider than their box (they would scroll sideways), with their longest line and
+# how many characters the box holds.
+SIDEWAYS_CODE = """
+const wide = [];
+for (const pre of document.querySelectorAll('main pre')) {
+  if (!pre.getClientRects().length || pre.scrollWidth <= pre.clientWidth + 1) continue;
+  const probe = document.createElement('span');
+  probe.textContent = 'x'.repeat(100);
+  pre.appendChild(probe);
+  const charWidth = probe.getBoundingClientRect().width / 100;
+  probe.remove();
+  const style = getComputedStyle(pre);
+  const inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const longest = pre.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '');
+  wide.push({fits: Math.floor(inner / charWidth), chars: longest.length,
+             line: longest.trim().slice(0, 80)});
+}
+return wide;
+"""
+
+# What the article shows besides its code inputs (outputs, folded or not, and prose), the
+# printed outputs alone, every link's address, and any ipywidgets script left in the page.
+PAGE_CONTENT = """
+const main = document.querySelector('main') || document.body;
+const copy = main.cloneNode(true);
+copy.querySelectorAll('.cell_input, script, style, mjx-container').forEach(e => e.remove());
+return {
+  text: copy.textContent,
+  outputs: Array.from(main.querySelectorAll('.cell_output')).map(o => o.textContent).join('\\n'),
+  links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+  widgets: document.querySelectorAll('script[type^="application/vnd.jupyter.widget"]').length,
+};
+"""
+
+# Where the build machine shows through: temporary files, home folders, installed packages,
+# and the checkout itself.
+MACHINE_PATH = re.compile(
+    r"(?<![\w.])/(?:tmp|root|home|Users|private/var)/\S*|\S*site-packages\S*|\S*dist-packages\S*"
+    + "|" + re.escape(str(REPO)) + r"\S*")
+# NumPy 2 prints a scalar as np.float64(3.0): a number should read 3.0.
+NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str)\w*\(")
+# What an alt text must not be: empty, the image's file name or a hash.
+FILE_NAME_ALT = re.compile(r"(^|/)_images/|\.(?:png|svg|jpe?g|gif|webp)$|^[0-9a-f]{16,}", re.I)
+# Launchers that need the repository to be public.
+LAUNCH_HOSTS = ("mybinder.org", "colab.research.google.com")
+
+
+def _site_config():
+    """repository.url and whether _config.yml lets pages link to it (repository_links)."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    url = (config.get("repository") or {}).get("url", "").rstrip("/")
+    on = bool(((config.get("sphinx") or {}).get("config") or {}).get("repository_links"))
+    return url, on
+
+
+REPOSITORY_URL, REPOSITORY_LINKS = _site_config()
+
 
 def _page_id(page):
     return page.removesuffix(".html").replace("/", "__")
@@ -294,20 +390,27 @@ def _follow_redirect(driver, page):
     pytest.fail(f"{page} should forward to {target}, but the browser is at {driver.current_url}")
 
 
-def _screenshots(driver, folder, name):
-    """The whole page, laid out at the usual window width, in tiles of SCREENSHOT_TILE pixels.
+def _set_width(driver, width, height=900):
+    """Lay the page out at ``width`` CSS pixels (a phone below 600), without resizing the
+    window."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": int(width), "height": int(height), "deviceScaleFactor": 1,
+        "mobile": width < 600})
+
+
+def _screenshots(driver, folder, name, width):
+    """The whole page, laid out ``width`` pixels wide, in tiles of SCREENSHOT_TILE pixels.
 
     Chromium's own "capture beyond the viewport" shifts this theme's layout sideways, and a
-    single picture cannot be taller than about 16,000 pixels, so instead the window is made one
-    tile tall and the page is scrolled a tile at a time; then the window is put back. Saves
-    ``name.png`` for a page that fits in one tile, else ``name-1.png``, ``name-2.png``, ...
+    single picture cannot be taller than about 16,000 pixels, so instead the page is laid out
+    one tile tall and scrolled a tile at a time; then the window's own size is put back.
+    Saves ``name.png`` for a page that fits in one tile, else ``name-1.png``, ``name-2.png``...
     """
-    width, height = driver.execute_script(
-        "return [window.innerWidth, document.documentElement.scrollHeight]")
+    _set_width(driver, width)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
     tile = max(1, min(int(height), SCREENSHOT_TILE))
     count = -(-int(height) // tile)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": int(width), "height": tile, "deviceScaleFactor": 1, "mobile": False})
+    _set_width(driver, width, tile)
     try:
         for index in range(count):
             driver.execute_script("window.scrollTo(0, arguments[0]);", index * tile)
@@ -317,6 +420,86 @@ def _screenshots(driver, folder, name):
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         driver.execute_script("window.scrollTo(0, 0);")
+
+
+def _shape_problems(images, width):
+    """Images drawn at another shape than their own, at this layout width."""
+    problems = []
+    for image in images:
+        if not (image["width"] and image["naturalWidth"] and image["naturalHeight"]):
+            continue                    # not drawn (an unopened fold) or not loaded
+        own = image["naturalWidth"] / image["naturalHeight"]
+        expected_height = image["width"] / own
+        if abs(image["height"] - expected_height) > max(SHAPE_TOLERANCE * expected_height, 2):
+            problems.append(f"{image['src']} is drawn {image['width']:.0f}x"
+                            f"{image['height']:.0f} px at {width} px wide, but its own shape "
+                            f"is {own:.2f}:1 (drawn {image['width'] / image['height']:.2f}:1)")
+    return problems
+
+
+def _image_problems(images):
+    """Alt texts that do not describe, and raster images too coarse for high-DPI screens."""
+    problems = []
+    for image in images:
+        alt = (image["alt"] or "").strip()
+        if not alt or FILE_NAME_ALT.search(alt):
+            problems.append(f"{image['src']}: alt text {image['alt']!r} does not describe the "
+                            f"figure (set it in the cell's metadata: mystnb.image.alt)")
+        if (image["width"] and not image["vector"]
+                and image["naturalWidth"] < SHARP_PIXELS * image["width"]):
+            problems.append(f"{image['src']}: {image['naturalWidth']} pixels wide, drawn "
+                            f"{image['width']:.0f} px wide: blurred on a high-DPI screen")
+    return problems
+
+
+def _player_problems(driver):
+    """Each slider player: moving the slider (keyboard) and its "next" button change the
+    picture and the label."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    problems = []
+    for player in driver.find_elements(By.CSS_SELECTOR, ".hellograd-player"):
+        name = player.get_attribute("id")
+        img = player.find_element(By.TAG_NAME, "img")
+        slider = player.find_element(By.CSS_SELECTOR, "input[type=range]")
+        label = player.find_element(By.TAG_NAME, "output")
+        if int(slider.get_attribute("max")) < 1:
+            problems.append(f"player {name} has a single picture: nothing to move")
+            continue
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", player)
+        slider.send_keys(Keys.HOME)
+        first = (img.get_attribute("src"), label.text)
+        slider.send_keys(Keys.END)
+        last = (img.get_attribute("src"), label.text)
+        slider.send_keys(Keys.HOME)
+        player.find_element(By.CSS_SELECTOR, "button[data-step='1']").click()
+        second = (img.get_attribute("src"), label.text)
+        if last[0] == first[0] or last[1] == first[1]:
+            problems.append(f"player {name}: moving the slider to its end did not change the "
+                            f"picture and its label ({first[1]!r} -> {last[1]!r})")
+        if second[0] == first[0] or second[1] == first[1]:
+            problems.append(f"player {name}: its 'next' button did not change the picture")
+    return problems
+
+
+def _link_problems(server, links):
+    """Links to the placeholder repository or a launcher while those are off, and links to
+    files of this site that are not there."""
+    problems = set()
+    for link in links:
+        if not REPOSITORY_LINKS and (
+                (REPOSITORY_URL and link.startswith(REPOSITORY_URL))
+                or any(host in link for host in LAUNCH_HOSTS)):
+            problems.add(f"a link to {link[:100]} while repository_links is off in _config.yml")
+        elif link.startswith(server):
+            path = unquote(urlsplit(link).path).lstrip("/")
+            target = SITE_DIR / path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.add(f"a link to {path}, which the site does not have")
+    return sorted(problems)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[_page_id(p) for p in PAGES])
@@ -334,8 +517,22 @@ def test_page(page, server, browser):
     console = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    _screenshots(browser, SCREENSHOT_DIR, _page_id(page))
+    _screenshots(browser, SCREENSHOT_DIR, _page_id(page), 1280)
     solution = browser.execute_async_script(OPEN_FIRST_SOLUTION)
+
+    # What a reader sees with every fold open: figures, sliders, code, text and links.
+    browser.execute_script(OPEN_FOLDS)
+    images = browser.execute_script(IMAGE_SHAPES)
+    shapes = _shape_problems(images, 1280)
+    sideways = browser.execute_script(SIDEWAYS_CODE)
+    content = browser.execute_script(PAGE_CONTENT)
+    players = _player_problems(browser)
+    _set_width(browser, PHONE_WIDTH)
+    try:
+        shapes += _shape_problems(browser.execute_script(IMAGE_SHAPES), PHONE_WIDTH)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    _screenshots(browser, SCREENSHOT_DIR, f"{_page_id(page)}@{PHONE_WIDTH}", PHONE_WIDTH)
 
     problems = []
     if mathjax not in ("ok", "none"):
@@ -353,6 +550,22 @@ def test_page(page, server, browser):
         problems.append(f"raw TeX left on the page: {raw} in {where}")
     if broken_images:
         problems.append(f"images that did not load: {broken_images}")
+    problems += _image_problems(images) + shapes + players
+    for block in sideways:
+        problems.append(f"a code block scrolls sideways at 1280 px: a line of {block['chars']} "
+                        f"characters where it holds {block['fits']}: {block['line']!r}")
+    paths = sorted({m.group(0)[:80] for m in MACHINE_PATH.finditer(content["text"])})
+    if paths:
+        problems.append(f"machine paths shown: {paths[:5]}")
+    scalars = sorted({content["outputs"][m.start():m.start() + 30].split("\n")[0]
+                      for m in NUMPY_SCALAR.finditer(content["outputs"])})
+    if scalars:
+        problems.append(f"numbers printed as NumPy scalars (np.float64(3.0) should read 3.0): "
+                        f"{scalars[:3]}")
+    if content["widgets"]:
+        problems.append(f"{content['widgets']} ipywidgets scripts shipped, where no widget can "
+                        f"run")
+    problems += _link_problems(server, content["links"])
     if solution is not None and solution != [False, True]:
         problems.append(f"the first exercise solution should start folded and open on a click; "
                         f"it was shown before/after the click: {solution}")
