@@ -195,9 +195,9 @@ def test_bad_arguments_are_refused_with_a_reason():
     p = parameter([1.0])
     with pytest.raises(ValueError, match="SGD: got no parameters"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(TypeError, match="Adam: parameter 1 must be a Tensor with requires_grad=True"):
+    with pytest.raises(TypeError, match="Adam: parameter 1 must be a leaf Tensor with requires_grad=True"):
         optim.Adam([p, Tensor([1.0])])
-    with pytest.raises(TypeError, match="parameter 0 must be a Tensor"):
+    with pytest.raises(TypeError, match="parameter 0 must be a leaf Tensor"):
         optim.SGD([np.ones(2)], lr=0.1)
     with pytest.raises(ValueError, match="lr must be non-negative"):
         optim.SGD([p], lr=-1)

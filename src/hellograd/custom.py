@@ -22,7 +22,8 @@ from .tensor import Tensor, _as_array, make_op
 def custom_gradient(fn):
     """Decorate ``fn(*args) -> (y, grad_fn)`` so that ``grad_fn`` is its backward rule.
 
-    ``fn`` computes the value ``y`` (a Tensor or an array) and returns it with
+    ``fn`` computes the value ``y`` (a Tensor or an array; it takes the dtype
+    of the Tensor arguments when they share one) and returns it with
     ``grad_fn(upstream)``, which receives the gradient with respect to ``y`` as a
     Tensor and returns the gradient with respect to each Tensor argument of
     ``fn``, in order: one Tensor or array per Tensor argument, or a single one
@@ -68,7 +69,11 @@ def custom_gradient(fn):
                 return gradient
             return rule
 
-        return make_op(name, _as_array(value), inputs, tuple(rule_for(i) for i in range(len(inputs))))
+        value = _as_array(value)
+        dtypes = {x.dtype for x in inputs}
+        if len(dtypes) == 1:  # as every op's: NumPy 1.x makes float32 math with Python numbers float64
+            value = value.astype(dtypes.pop(), copy=False)
+        return make_op(name, value, inputs, tuple(rule_for(i) for i in range(len(inputs))))
 
     return wrapper
 
@@ -86,7 +91,11 @@ def _as_gradients(grads, inputs, name):
         if g is None:
             g = Tensor(np.zeros_like(x.data))
         elif not isinstance(g, Tensor):
-            g = Tensor(_as_array(g).astype(x.dtype, copy=False))
+            # Copied: the .grad it may become must not be the caller's own array, which an
+            # in-place update of that .grad would change.
+            g = Tensor(np.array(_as_array(g), dtype=x.dtype))
+        elif not (g._op or g.requires_grad):
+            g = Tensor(g.data.copy())  # a Tensor no operation made: the caller's own too
         if g.dtype != x.dtype:
             raise TypeError(f"custom_gradient({name}): grad_fn returned dtype {g.dtype} for argument "
                             f"{i}, which has dtype {x.dtype}")

@@ -125,8 +125,9 @@ class Dual:
         return Dual(value, (self.derivatives - value * other.derivatives) / other.value)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, numbers.Real):  # d(a^n) = n a^(n-1) da
-            return self._unary(self.value ** exponent, exponent * self.value ** (exponent - 1))
+        if isinstance(exponent, numbers.Real):  # d(a^n) = n a^(n-1) da, and 0 for n = 0, even at a = 0
+            slope = exponent * self.value ** (exponent - 1) if exponent != 0 else 0.0
+            return self._unary(self.value ** exponent, slope)
         exponent = self._lift(exponent)
         if exponent is None:
             return NotImplemented

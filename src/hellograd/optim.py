@@ -20,23 +20,36 @@ class Optimizer:
     """What every optimizer shares: the parameter list, ``lr`` and ``zero_grad()``."""
 
     def __init__(self, params, lr):
+        name = type(self).__name__
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got no parameters to optimize")
+            raise ValueError(f"{name}: got no parameters to optimize")
+        first = {}  # id -> index: a tensor given twice would be stepped twice per step()
         for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor) or not p.requires_grad:
+            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
                 raise TypeError(
-                    f"{type(self).__name__}: parameter {i} must be a Tensor with "
-                    f"requires_grad=True, got {p!r:.60}"
+                    f"{name}: parameter {i} must be a leaf Tensor with requires_grad=True "
+                    f"(an intermediate result keeps no .grad), got {p!r:.60}"
                 )
-        if lr < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be non-negative, got {lr}")
+            if first.setdefault(id(p), i) != i:
+                raise ValueError(f"{name}: parameters {first[id(p)]} and {i} are the same tensor; "
+                                 f"pass each parameter once (Module.parameters() does)")
+        if not lr >= 0:  # `not >=` also refuses NaN
+            raise ValueError(f"{name}: lr must be non-negative, got {lr}")
         self.lr = lr
 
     def zero_grad(self):
         """Set every parameter's ``.grad`` to ``None`` before the next backward pass."""
         for p in self.params:
             p.grad = None
+
+    def _gradient(self, i, p):
+        """``p.grad``, checked: one of another shape would silently broadcast into the update."""
+        g = p.grad
+        if g is not None and g.shape != p.data.shape:
+            raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.data.shape} but its "
+                             f".grad has shape {np.shape(g)}")
+        return g
 
     def step(self):
         raise NotImplementedError
@@ -63,13 +76,14 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient."""
         lr, mu = float(self.lr), float(self.momentum)  # Python floats keep float32 arrays float32
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            g = self._gradient(i, p)
+            if g is None:
                 continue
-            direction = p.grad
+            direction = g
             if self.velocities is not None:
                 direction = self.velocities[i]
                 direction *= mu
-                direction += p.grad
+                direction += g
             p.data -= np.multiply(direction, lr, out=self._scratch[i])
 
 
@@ -87,7 +101,7 @@ class Adam(Optimizer):
         beta1, beta2 = betas
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
-        if eps <= 0:
+        if not eps > 0:
             raise ValueError(f"Adam: eps must be positive, got {eps}")
         self.betas = (float(beta1), float(beta2))
         self.eps = float(eps)
@@ -103,8 +117,8 @@ class Adam(Optimizer):
         # The bias corrections, folded into two scalars (Python floats: float32 stays float32).
         step_size = float(self.lr) / (1.0 - beta1 ** self.steps)
         inv_sqrt_correction = 1.0 / math.sqrt(1.0 - beta2 ** self.steps)
-        for p, m, v, s in zip(self.params, self.m, self.v, self._scratch):
-            g = p.grad
+        for i, (p, m, v, s) in enumerate(zip(self.params, self.m, self.v, self._scratch)):
+            g = self._gradient(i, p)
             if g is None:
                 continue
             m *= beta1                                  # m = beta1 m + (1 - beta1) g
@@ -128,7 +142,7 @@ def cosine_lr(step, total_steps, base_lr, final_lr=0.0):
     ``final_lr`` at ``total_steps``; steps past the end stay at ``final_lr``.
     Set it before each update: ``opt.lr = cosine_lr(t, total, 2e-3)``.
     """
-    if total_steps <= 0:
+    if not total_steps > 0:
         raise ValueError(f"cosine_lr: total_steps must be positive, got {total_steps}")
     progress = min(max(step, 0), total_steps) / total_steps
     return final_lr + 0.5 * (base_lr - final_lr) * (1.0 + math.cos(math.pi * progress))

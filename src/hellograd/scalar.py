@@ -95,8 +95,9 @@ class Scalar:
             )
         out = Scalar(self.value ** exponent, (self,), f"**{exponent:g}")
 
-        def _backward():  # d(a^n)/da = n a^(n-1)
-            self.grad += exponent * self.value ** (exponent - 1) * out.grad
+        def _backward():  # d(a^n)/da = n a^(n-1); a constant (n = 0) passes nothing, even at a = 0
+            if exponent != 0:
+                self.grad += exponent * self.value ** (exponent - 1) * out.grad
 
         out._backward = _backward
         return out

@@ -99,15 +99,15 @@ def _wrap(array):
     return out
 
 
-def _normalize_axes(axis, ndim, op="axis"):
+def _normalize_axes(axis, ndim, op="axis", scalar_axis=True):
     """``axis`` as a tuple of axes in 0..ndim-1; NumPy's AxisError (a ValueError and an
-    IndexError) for one out of range, and, as NumPy, an integer axis 0 or -1 of a 0-d
-    tensor means no axis at all."""
+    IndexError) for one out of range. As in NumPy's sum and max (``scalar_axis``), an
+    integer axis 0 or -1 of a 0-d tensor means no axis at all; its mean refuses it."""
     if axis is None:
         return tuple(range(ndim))
     # `type(axis) is int` first: isinstance against the abstract numbers.Integral is slow.
     if type(axis) is int or isinstance(axis, numbers.Integral):
-        if ndim == 0 and axis in (0, -1):
+        if ndim == 0 and scalar_axis and axis in (0, -1):
             return ()
         axes = (axis,)
     else:
@@ -433,7 +433,8 @@ class Tensor:
 
     def sigmoid(self):
         """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow."""
-        value = 0.5 + 0.5 * np.tanh(0.5 * self.data)
+        half = self.data.dtype.type(0.5)  # not 0.5: NumPy 1.x makes a 0-d float32 times 0.5 float64
+        value = half + half * np.tanh(half * self.data)
         return make_op("sigmoid", value, (self,), (lambda g, out: g * out * (1 - out),))
 
     def relu(self):
@@ -443,7 +444,8 @@ class Tensor:
         data"): with Tensor operations when the backward pass is recorded, on the
         arrays when it is not.
         """
-        return make_op("relu", np.maximum(self.data, 0), (self,), (
+        zero = self.data.dtype.type(0)  # not 0: NumPy 1.x makes max(a 0-d float32, 0) float64
+        return make_op("relu", np.maximum(self.data, zero), (self,), (
             lambda g, out: _mask(g, self.data > 0) if is_grad_enabled()
             else _wrap(g.data * (self.data > 0)),))
 
@@ -471,7 +473,7 @@ class Tensor:
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (all axes by default): the sum divided by the count."""
-        axes = _normalize_axes(axis, self.ndim, "mean")
+        axes = _normalize_axes(axis, self.ndim, "mean", scalar_axis=False)
         count = math.prod(self.shape[a] for a in axes)
         return self.sum(axis=axis, keepdims=keepdims) / count
 
@@ -593,6 +595,7 @@ def _mask(g, mask):
 
 def _replace(t, mask, value):
     """``t`` with the constant ``value`` where ``mask`` is true (no gradient flows there)."""
+    value = t.data.dtype.type(value)  # NumPy 1.x would make a 0-d float32 float64 otherwise
     return make_op("replace", np.where(mask, value, t.data), (t,), (lambda g, out: _mask(g, ~mask),))
 
 
