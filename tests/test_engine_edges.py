@@ -395,3 +395,19 @@ def test_scalar_and_dual_x_to_the_zero_at_zero_have_zero_derivative():
     assert x.grad == 0.0
     d = Dual(0.0, 1.0) ** 0
     assert (d.value, d.derivatives.tolist()) == (1.0, [0.0])
+
+
+def test_a_parameter_does_not_share_the_callers_array():
+    start = np.array([1.0, 2.0])
+    w = Tensor(start, requires_grad=True)
+    (w * w).sum().backward()
+    optim.SGD([w], lr=0.1).step()
+    np.testing.assert_array_equal(start, [1.0, 2.0])
+    assert Tensor(start).data is start  # a constant may share it: nothing updates it in place
+
+
+def test_numeric_gradient_refuses_float32():
+    from hellograd.gradcheck import numeric_gradient
+
+    with pytest.raises(TypeError, match="float64"):
+        numeric_gradient(lambda x: x * x, [Tensor(np.ones(2, dtype=np.float32))], 0)

@@ -20,6 +20,8 @@ def numeric_gradient(fn, inputs, index, eps=1e-6):
     """Central differences (f(x + eps) - f(x - eps)) / (2 eps) of ``sum(fn(*inputs))``
     with respect to ``inputs[index]``, one element at a time, in float64."""
     x = inputs[index]
+    if x.dtype != np.float64:  # a step of 1e-6 would be lost in float32's rounding, silently
+        raise TypeError(f"numeric_gradient: input {index} is {x.dtype}; differences need float64")
     gradient = np.zeros_like(x.data)
     with no_grad():
         for position in np.ndindex(x.shape):

@@ -148,9 +148,11 @@ class Tensor:
 
     ``Tensor(data, requires_grad=False)`` wraps ``data`` (a number, a nested
     list or a NumPy array). Floating arrays keep their dtype, so float32 stays
-    float32; integer and boolean data become float64. ``name`` is an optional
-    label used by the graph drawings. Introduced in the chapter "Building the
-    graph"; arrays in "From scalars to tensors".
+    float32; integer and boolean data become float64. With
+    ``requires_grad=True`` the tensor holds a copy of an array you pass, so that
+    updating it in place never changes your array; otherwise it shares it.
+    ``name`` is an optional label used by the graph drawings. Introduced in the
+    chapter "Building the graph"; arrays in "From scalars to tensors".
 
     Attributes: ``data`` (the array), ``grad`` (a NumPy array of the same shape,
     ``None`` until a backward pass reaches this tensor), ``requires_grad``.
@@ -173,6 +175,10 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, name=None):
         self.data = _as_array(data)
+        if requires_grad and self.data is data:
+            # A parameter is updated in place (an optimizer step): it must not be the
+            # caller's own array, which would change with it. PyTorch copies too.
+            self.data = data.copy()
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
