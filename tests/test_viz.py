@@ -36,10 +36,12 @@ def test_a_tensor_graph_before_and_after_backward():
     assert not any("grad" in label for label in labels)
     plt.close(fig)
 
-    y.backward()
+    y.backward(retain_graph=True)   # keep the graph to draw it
     fig = draw_graph(y)
     labels = texts(fig)
     assert "x\nvalue 2\ngrad 40" in labels and "z\nvalue 0\ngrad 2" in labels
+    # Only leaves keep a Tensor's gradient: the rest are drawn without one.
+    assert "y: add\nvalue 33" in labels and sum("grad" in label for label in labels) == 2
     # every node is drawn once: the 12 nodes of the graph plus the constants 3, 4, 1
     assert len(labels) == len(topological_order(y)) + 3
     plt.close(fig)
@@ -78,6 +80,15 @@ def test_each_edge_is_drawn_even_for_a_node_used_twice():
     fig = draw_graph(x * x)
     assert len(fig.axes[0].patches) == 2 + 2  # two boxes, two arrows
     plt.close(fig)
+
+
+def test_a_graph_that_backward_freed_is_refused_with_the_way_out():
+    x, z, y = running_example(tensor)
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"draw_graph: the graph of y was freed .*"
+                                           r"retain_graph=True"):
+        draw_graph(y)
+    plt.close("all")
 
 
 def test_something_that_is_not_a_graph():

@@ -35,9 +35,15 @@ def neuron_graph():
     x = hg.Tensor(0.5, requires_grad=True, name="x")
     w = hg.Tensor(-1.5, requires_grad=True, name="w")
     b = hg.Tensor(2.0, requires_grad=True, name="b")
-    y = (w * x + b).tanh()
+    wx = w * x
+    s = wx + b
+    y = s.tanh()
     y.name = "y"
-    y.backward()
+    # The picture shows every node's gradient, so the inner nodes keep theirs (only leaves
+    # do by default), and the graph stays to be drawn after the pass.
+    for node in (wx, s, y):
+        node.retain_grad()
+    y.backward(retain_graph=True)
     fig = hg.draw_graph(y, title="y = tanh(w·x + b), after y.backward()")
     fig.savefig(HERE / "intro_graph.svg", **SVG)
     plt.close(fig)

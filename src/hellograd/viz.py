@@ -1,9 +1,13 @@
-"""`draw_graph`: a picture of the computation graph, drawn with matplotlib alone.
+"""Pictures for the book, drawn with matplotlib alone.
 
-Introduced in the chapter "Building the graph" and used again in "Topological
-sort". It works on any node that has ``_parents`` and ``_op`` (a
-:class:`hellograd.Tensor` or a :class:`hellograd.Scalar`): no Graphviz or other
-system package is needed, so the drawings render wherever the book does.
+`draw_graph` draws the computation graph: introduced in the chapter
+"Building the graph" and used again in "Topological sort". It works on any
+node that has ``_parents`` and ``_op`` (a :class:`hellograd.Tensor` or a
+:class:`hellograd.Scalar`): no Graphviz or other system package is needed,
+so the drawings render wherever the book does.
+
+`slider_player` turns pictures drawn in advance into a slider that works
+with no kernel behind the page (the book's site, its PDF).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import numpy as np
 
 # Box size, in units of the column (and row) spacing.
 _BOX_WIDTH, _BOX_HEIGHT = 0.78, 0.74
-_COLORS = {"input": "#dbeafe", "constant": "#eeeeee", "op": "#fef9c3", "highlight": "#fdba74"}
+_COLORS = {"input": "#dbeafe", "constant": "#eeeeee", "op": "#fef9c3",
+           "highlight": "#fdba74"}
 
 
 def _value_of(node):
@@ -20,7 +25,8 @@ def _value_of(node):
 
 
 def _format(number):
-    """A short label: scalars as numbers, small arrays in full, bigger ones by shape."""
+    """A short label: scalars as numbers, small arrays in full, bigger
+    ones by shape."""
     array = np.asarray(number, dtype=float)
     if array.size == 1:
         return f"{array.item():.4g}"
@@ -49,7 +55,8 @@ def _columns(root):
             continue
         stack.pop()
         nodes[id(node)] = node
-        column[id(node)] = 1 + max((column[id(p)] for p in node._parents), default=-1)
+        column[id(node)] = 1 + max((column[id(p)] for p in node._parents),
+                                   default=-1)
         for p in node._parents:
             children.setdefault(id(p), []).append(id(node))
     for key, node in nodes.items():
@@ -59,7 +66,8 @@ def _columns(root):
 
 
 def _lanes(nodes, column):
-    """Route every edge: one waypoint ("lane") per column that it passes over.
+    """Route every edge: one waypoint ("lane") per column that it passes
+    over.
 
     A lane takes a slot in its column like a box does, so an edge that skips
     columns runs between the boxes instead of through them.
@@ -81,8 +89,9 @@ def _lanes(nodes, column):
 
 
 def _rows(column, neighbours, sweeps=6):
-    """A vertical position per box and lane: sweeps that order each column by the
-    mean height of the neighbours, which untangles most crossing edges."""
+    """A vertical position per box and lane: sweeps that order each column
+    by the mean height of the neighbours, which untangles most crossing
+    edges."""
     layers = {}
     for key in neighbours:
         layers.setdefault(column[key], []).append(key)
@@ -96,66 +105,92 @@ def _rows(column, neighbours, sweeps=6):
         place(layer)
     for sweep in range(sweeps):
         for c in sorted(layers, reverse=sweep % 2 == 1):
-            layers[c].sort(key=lambda key: -np.mean([row[k] for k in neighbours[key]] or [row[key]]))
+            layers[c].sort(key=lambda key: -np.mean(
+                [row[k] for k in neighbours[key]] or [row[key]]))
             place(layers[c])
     return row, max(len(layer) for layer in layers.values())
 
 
-def draw_graph(y, grads=None, highlight=(), ax=None, title=None, fontsize=9):
-    """Draw the graph that computed ``y``: one box per node, inputs on the left.
+def draw_graph(y, grads=None, highlight=(), ax=None, title=None,
+               fontsize=9):
+    """Draw the graph that computed ``y``: one box per node, inputs on the
+    left.
 
-    Each box shows the node's name (or its op), its value and, once a backward
-    pass has run, its gradient. Blue boxes are inputs, grey ones constants and
-    yellow ones operations. Introduced in the chapter "Building the graph".
+    Each box shows the node's name (or its op), its value and, once a
+    backward pass has run, its gradient. Blue boxes are inputs, grey ones
+    constants and yellow ones operations. Introduced in the chapter
+    "Building the graph".
 
-    ``grads`` (optional) maps ``id(node)`` to the gradient to show instead of
-    ``node.grad``, to draw a backward pass in the middle (chapter "Topological
-    sort"); ``highlight`` is a node or nodes to draw in orange. Draws into ``ax``
-    if given. Returns the matplotlib Figure.
+    ``grads`` (optional) maps ``id(node)`` to the gradient to show instead
+    of ``node.grad``, to draw a backward pass in the middle (chapter
+    "Topological sort"); ``highlight`` is a node or nodes to draw in orange.
+    Draws into ``ax`` if given. Returns the matplotlib Figure.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
 
     if not (hasattr(y, "_parents") and hasattr(y, "_op")):
-        raise TypeError(f"draw_graph: expected a hellograd Tensor or Scalar, got {type(y).__name__}")
-    highlight = {id(h) for h in (highlight if isinstance(highlight, (list, tuple, set)) else [highlight])}
+        raise TypeError(f"draw_graph: expected a hellograd Tensor or "
+                        f"Scalar, got {type(y).__name__}")
+    if not isinstance(highlight, (list, tuple, set)):
+        highlight = [highlight]
+    highlight = {id(h) for h in highlight}
 
-    nodes, column = _columns(y)
+    try:
+        nodes, column = _columns(y)
+    except RuntimeError as error:  # a Tensor graph that backward() freed
+        raise RuntimeError(
+            "draw_graph: the graph of y was freed by its backward pass; "
+            "call y.backward(retain_graph=True) to draw it afterwards"
+        ) from error
     edges, neighbours = _lanes(nodes, column)
     row, height = _rows(column, neighbours)
     width = max(column.values()) + 1
     if grads is None:
-        # After backward the output's own gradient is set (Tensor: an array; Scalar: 1.0).
-        grads = {key: n.grad for key, n in nodes.items()} if _has_gradients(y) else {}
+        # What backward() left: a Tensor keeps .grad on its leaves (and on
+        # nodes that asked with retain_grad()), a Scalar on every node (0.0
+        # before any pass: so only once some gradient is not zero).
+        after = any(_has_gradient(n) for n in nodes.values())
+        grads = {key: n.grad for key, n in nodes.items()
+                 if after and n.grad is not None}
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(3.0, 1.75 * width), max(1.6, 1.05 * height)),
-                               layout="constrained")
+        size = (max(3.0, 1.75 * width), max(1.6, 1.05 * height))
+        fig, ax = plt.subplots(figsize=size, layout="constrained")
     fig = ax.figure
 
     half = _BOX_WIDTH / 2
     for chain, index, count in edges:
-        # Leave the parent's right side, run along each lane, enter the child's left
-        # side; the arguments of one op enter from top to bottom in argument order.
+        # Leave the parent's right side, run along each lane, enter the
+        # child's left side; the arguments of one op enter from top to
+        # bottom in argument order.
         points = [(column[chain[0]] + half, row[chain[0]])]
         for lane in chain[1:-1]:
-            points += [(column[lane] - half, row[lane]), (column[lane] + half, row[lane])]
-        points.append((column[chain[-1]] - half, row[chain[-1]] + 0.12 * ((count - 1) / 2 - index)))
-        ax.add_patch(FancyArrowPatch(path=Path(points), arrowstyle="-|>", mutation_scale=10,
-                                     color="#555555", lw=1.0, zorder=1))
+            points += [(column[lane] - half, row[lane]),
+                       (column[lane] + half, row[lane])]
+        child = chain[-1]
+        points.append((column[child] - half,
+                       row[child] + 0.12 * ((count - 1) / 2 - index)))
+        ax.add_patch(FancyArrowPatch(path=Path(points), arrowstyle="-|>",
+                                     mutation_scale=10, color="#555555",
+                                     lw=1.0, zorder=1))
     for key, node in nodes.items():
         x0, y0 = column[key], row[key]
-        kind = "op" if node._parents else ("input" if _is_input(node) else "constant")
+        if node._parents:
+            kind = "op"
+        else:
+            kind = "input" if _is_input(node) else "constant"
         color = _COLORS["highlight"] if key in highlight else _COLORS[kind]
-        ax.add_patch(FancyBboxPatch((x0 - half, y0 - _BOX_HEIGHT / 2), _BOX_WIDTH, _BOX_HEIGHT,
-                                    boxstyle="round,pad=0,rounding_size=0.08", facecolor=color,
-                                    edgecolor="#333333", lw=1.0, zorder=2))
+        ax.add_patch(FancyBboxPatch(
+            (x0 - half, y0 - _BOX_HEIGHT / 2), _BOX_WIDTH, _BOX_HEIGHT,
+            boxstyle="round,pad=0,rounding_size=0.08", facecolor=color,
+            edgecolor="#333333", lw=1.0, zorder=2))
         lines = [_label(node), f"value {_format(_value_of(node))}"]
         if grads.get(key) is not None:
             lines.append(f"grad {_format(grads[key])}")
-        ax.text(x0, y0, "\n".join(lines), ha="center", va="center", fontsize=fontsize,
-                family="monospace", zorder=3)
+        ax.text(x0, y0, "\n".join(lines), ha="center", va="center",
+                fontsize=fontsize, family="monospace", zorder=3)
 
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(-height / 2, height / 2)
@@ -172,36 +207,41 @@ def _label(node):
 
 
 def _is_input(node):
-    """A leaf we differentiate by: a named Scalar, or a Tensor with requires_grad."""
+    """A leaf we differentiate by: a named Scalar, or a Tensor with
+    requires_grad."""
     if hasattr(node, "value"):
         return node.name is not None
     return node.requires_grad
 
 
-def _has_gradients(y):
-    grad = y.grad
+def _has_gradient(node):
+    # A Scalar starts at grad 0.0 before any backward pass: not a gradient.
+    grad = node.grad
     return grad is not None and np.any(np.asarray(grad) != 0)
 
 
-# --- a slider that works without a kernel -------------------------------------------------------
+# --- a slider that works without a kernel ---------------------------------
 
 # Every frame is inside the page: a cap keeps pages light.
 _PLAYER_MAX_BYTES = 1_500_000
-# SVG frames keep their text as text: a third of the size of glyph outlines, and nearly
-# identical frames then compress to almost nothing when the site is served gzipped.
+# SVG frames keep their text as text: a third of the size of glyph
+# outlines, and nearly identical frames then compress to almost nothing
+# when the site is served gzipped.
 _SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "hellograd-player"}
 _SVG_URI = "data:image/svg+xml;charset=utf-8,"
-# No RDF block naming matplotlib's web site, no date: small, reproducible frames.
-_SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+# No RDF block naming matplotlib's web site, no date: small, reproducible.
+_SVG_METADATA = {"Creator": None, "Date": None, "Format": None,
+                 "Type": None}
 
 
 class SliderPlayer:
-    """A slider over pictures drawn in advance, as self-contained HTML (made by
-    :func:`slider_player`).
+    """A slider over pictures drawn in advance, as self-contained HTML
+    (made by :func:`slider_player`).
 
-    It displays itself in a notebook and on the book's site (``_repr_html_``); ``html`` is the
-    markup, ``labels`` the slider's label at each position, ``len(player)`` the number of
-    frames and ``size`` the size of ``html`` in bytes.
+    It displays itself in a notebook and on the book's site
+    (``_repr_html_``); ``html`` is the markup, ``labels`` the slider's
+    label at each position, ``len(player)`` the number of frames and
+    ``size`` the size of ``html`` in bytes.
     """
 
     def __init__(self, html, labels):
@@ -219,75 +259,82 @@ class SliderPlayer:
         return self.html
 
     def __repr__(self):
-        return f"<SliderPlayer: {len(self)} frames, {self.size / 1024:.0f} KiB>"
+        return (f"<SliderPlayer: {len(self)} frames, "
+                f"{self.size / 1024:.0f} KiB>")
 
 
 _players_made = 0
 
 
-def slider_player(draw, values, *, alt, label="{}", start=0, image_format="svg",
-                  max_bytes=_PLAYER_MAX_BYTES):
-    """Draw one picture per value and return a slider that flips between them.
+def slider_player(draw, values, *, alt, label="{}", start=0,
+                  image_format="svg", max_bytes=_PLAYER_MAX_BYTES):
+    """Draw one picture per value and return a slider that flips between
+    them.
 
-    A demo for a page with no Python behind it (the book's site, its PDF, a notebook opened
-    without a kernel): every picture is drawn now and embedded in the HTML, and a few lines of
-    JavaScript in the same HTML show the one the slider points at. Nothing is loaded from
-    elsewhere. Beside a live ``ipywidgets`` slider, which redraws in a running notebook, it is
-    what the site shows. Introduced in the chapter "Gradient descent"; the backward-pass
-    stepper of "Topological sort" uses it too.
+    A demo for a page with no Python behind it (the book's site, its PDF,
+    a notebook opened without a kernel): every picture is drawn now and
+    embedded in the HTML, and a few lines of JavaScript in the same HTML
+    show the one the slider points at. Nothing is loaded from elsewhere.
+    Beside a live ``ipywidgets`` slider, which redraws in a running
+    notebook, it is what the site shows. Introduced in the chapter
+    "Gradient descent"; the backward-pass stepper of "Topological sort"
+    uses it too.
 
-    ``draw(value)`` draws the picture for one value into a new matplotlib figure and returns
-    it (or returns None, and the current figure is taken). Every picture must have the same
-    size, so that the page does not jump while the slider moves. Each figure is closed once
-    saved, so none is also shown below the player.
+    ``draw(value)`` draws the picture for one value into a new matplotlib
+    figure and returns it (or returns None, and the current figure is
+    taken). Every picture must have the same size, so that the page does
+    not jump while the slider moves. Each figure is closed once saved.
 
-    ``values`` are the slider's positions, in order. Keep them few: each is a picture in the
-    page, and a player over ``max_bytes`` raises ``ValueError``.
-    ``alt`` describes the picture for a reader who cannot see it, in a sentence: a string, or
-    a function of the value that returns one (each frame gets its own).
-    ``label`` is a format string for the value, shown beside the slider
-    (``"learning rate {:.2f}"``). ``start`` is the index shown first, and the picture a page
-    without JavaScript (a PDF) shows. ``image_format`` is ``"svg"`` (sharp at any size; best
-    for line plots and drawings) or ``"png"`` (drawn at twice the figure's dpi for high-DPI
-    screens; for pictures with many pixels, such as images).
+    ``values`` are the slider's positions, in order. Keep them few: each
+    is a picture in the page, and a player over ``max_bytes`` raises
+    ``ValueError``. ``alt`` describes the picture for a reader who cannot
+    see it, in a sentence: a string, or a function of the value that
+    returns one (each frame gets its own). ``label`` is a format string
+    for the value, shown beside the slider (``"rate {:.2f}"``). ``start``
+    is the index shown first, and the picture a page without JavaScript
+    (a PDF) shows. ``image_format`` is ``"svg"`` (sharp at any size; best
+    for line plots and drawings) or ``"png"`` (drawn at twice the figure's
+    dpi for high-DPI screens; for pictures with many pixels).
 
     Example (the last expression of a cell displays the player)::
 
         def draw(lr):
-            fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+            fig, ax = plt.subplots(figsize=(6, 3.5),
+                                   layout="constrained")
             ax.plot(gradient_descent(x=-1.0, lr=lr, num_steps=25))
             return fig
 
-        slider_player(draw, [0.1, 0.3, 0.5, 0.9, 1.05], label="learning rate {:.2f}",
-                      alt=lambda lr: f"25 steps of gradient descent with learning rate {lr}")
+        def alt(lr):
+            return f"25 steps of gradient descent at rate {lr}"
+
+        slider_player(draw, [0.1, 0.3, 0.5, 0.9, 1.05], alt=alt,
+                      label="learning rate {:.2f}")
     """
     import base64
     import hashlib
-    import html as html_lib
     import io
-    import json
-    import string
-    from urllib.parse import quote
 
     import matplotlib.pyplot as plt
 
     global _players_made
     values = list(values)
     if not values:
-        raise ValueError("slider_player: values is empty; give at least one value to draw")
+        raise ValueError("slider_player: values is empty; give at least "
+                         "one value to draw")
     if not -len(values) <= start < len(values):
-        raise ValueError(f"slider_player: start={start} is not an index into the "
-                         f"{len(values)} values")
+        raise ValueError(f"slider_player: start={start} is not an index "
+                         f"into the {len(values)} values")
     if image_format not in ("svg", "png"):
-        raise ValueError(f"slider_player: image_format must be 'svg' or 'png', "
-                         f"got {image_format!r}")
+        raise ValueError(f"slider_player: image_format must be 'svg' or "
+                         f"'png', got {image_format!r}")
     start %= len(values)
 
     frames, labels, alts, size, total = [], [], [], None, 0
     for index, value in enumerate(values):
+        where = f"values[{index}]={value!r}"
         text = alt(value) if callable(alt) else alt
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"slider_player: alt for values[{index}]={value!r} is {text!r}; "
+            raise ValueError(f"slider_player: alt for {where} is {text!r}; "
                              f"it must describe the picture in words")
         fig = draw(value)
         if fig is None:
@@ -296,53 +343,77 @@ def slider_player(draw, values, *, alt, label="{}", start=0, image_format="svg",
             buffer = io.BytesIO()
             if image_format == "svg":
                 with plt.rc_context(_SVG_RC):
-                    fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
+                    fig.savefig(buffer, format="svg",
+                                metadata=_SVG_METADATA)
                 frame = buffer.getvalue().decode("utf-8")
             else:
                 fig.savefig(buffer, format="png", dpi=2 * fig.dpi)
-                frame = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-            frame_size = tuple(round(v) for v in fig.get_size_inches() * fig.dpi)
+                frame = ("data:image/png;base64,"
+                         + base64.b64encode(buffer.getvalue()).decode())
+            inches = fig.get_size_inches()
+            frame_size = tuple(round(v) for v in inches * fig.dpi)
         finally:
             plt.close(fig)
         if size is None:
             size = frame_size
         elif frame_size != size:
-            raise ValueError(f"slider_player: the picture for values[{index}]={value!r} is "
-                             f"{frame_size[0]}x{frame_size[1]} px, the first one "
-                             f"{size[0]}x{size[1]} px; draw every frame at the same figsize")
+            raise ValueError(
+                f"slider_player: the picture for {where} is "
+                f"{frame_size[0]}x{frame_size[1]} px, the first one "
+                f"{size[0]}x{size[1]} px; draw every frame at the same "
+                f"figsize")
         total += len(frame)
         if total > max_bytes:
-            raise ValueError(f"slider_player: {index + 1} of the {len(values)} pictures already "
-                             f"take {total / 1e6:.2f} MB, over max_bytes={max_bytes / 1e6:.2f} "
-                             f"MB; use fewer values or a smaller figure")
+            raise ValueError(
+                f"slider_player: {index + 1} of the {len(values)} pictures "
+                f"already take {total / 1e6:.2f} MB, over max_bytes="
+                f"{max_bytes / 1e6:.2f} MB; use fewer values or a smaller "
+                f"figure")
         frames.append(frame)
         labels.append(label.format(value))
         alts.append(text)
 
-    # Ids from the content (reproducible builds) and a count (the same player shown twice).
+    # Ids from the content (reproducible builds) and a count (the same
+    # player shown twice).
     _players_made += 1
-    digest = hashlib.sha256("".join(frames).encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha256("".join(frames).encode()).hexdigest()[:12]
     uid = f"hellograd-player-{digest}-{_players_made}"
+    prefix = _SVG_URI if image_format == "svg" else ""
+    return SliderPlayer(_player_html(uid, frames, labels, alts, prefix,
+                                     start, size, label), labels)
+
+
+def _player_html(uid, frames, labels, alts, prefix, start, size, label):
+    """The player's markup: the start picture (what a page without
+    JavaScript shows), the controls, the frames as JSON, and the script."""
+    import html
+    import json
+    import string
+    from urllib.parse import quote
+
     # SVG frames travel as text and become data: addresses in the browser.
     data = json.dumps({"frames": frames, "labels": labels, "alts": alts,
-                       "prefix": _SVG_URI if image_format == "svg" else ""})
-    data = data.replace("</", "<\\/")  # a "</script>" inside must not end the script
-    first = _SVG_URI + quote(frames[start]) if image_format == "svg" else frames[start]
-    escape = html_lib.escape
+                       "prefix": prefix})
+    # A "</script>" inside must not end the script.
+    data = data.replace("</", "<\\/")
+    first = prefix + quote(frames[start]) if prefix else frames[start]
+    # The slider's name for a screen reader: the label without its value.
+    words = "".join(text for text, *_ in string.Formatter().parse(label))
+    name = html.escape(words.strip(" :=") or "frame")
+    alt, shown = html.escape(alts[start]), html.escape(labels[start])
     width, height = size
-    # The slider's name for a screen reader: the label's words without its value.
-    name = "".join(text for text, *_ in string.Formatter().parse(label)).strip(" :=") or "frame"
-    html = f"""<div class="hellograd-player" id="{uid}">
-<img src="{first}" alt="{escape(alts[start])}" width="{width}" height="{height}"
+    return f"""<div class="hellograd-player" id="{uid}">
+<img src="{first}" alt="{alt}" width="{width}" height="{height}"
  style="display:block;max-width:100%;height:auto">
 <div class="hellograd-player-controls"
  style="display:flex;align-items:center;gap:0.5em;max-width:{width}px">
 <button type="button" data-step="-1" aria-label="previous">&#9664;</button>
-<input type="range" min="0" max="{len(frames) - 1}" step="1" value="{start}"
- aria-valuetext="{escape(labels[start])}" aria-label="{escape(name)}"
+<input type="range" min="0" max="{len(frames) - 1}" step="1"
+ value="{start}" aria-valuetext="{shown}" aria-label="{name}"
  style="flex:1;min-width:0">
 <button type="button" data-step="1" aria-label="next">&#9654;</button>
-<output style="white-space:nowrap;font-variant-numeric:tabular-nums">{escape(labels[start])}</output>
+<output style="white-space:nowrap;font-variant-numeric:tabular-nums"
+ >{shown}</output>
 </div>
 <script type="application/json">{data}</script>
 <script>
@@ -350,12 +421,15 @@ def slider_player(draw, values, *, alt, label="{}", start=0, image_format="svg",
   var root = document.getElementById("{uid}");
   if (!root || root.dataset.ready) return;
   root.dataset.ready = "1";
-  var data = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
-  var img = root.querySelector("img"), slider = root.querySelector("input"),
+  var data = JSON.parse(
+    root.querySelector('script[type="application/json"]').textContent);
+  var img = root.querySelector("img"),
+      slider = root.querySelector("input"),
       out = root.querySelector("output");
-  var uri = function (i) {{
-    return data.prefix ? data.prefix + encodeURIComponent(data.frames[i]) : data.frames[i];
-  }};
+  function uri(i) {{
+    var frame = data.frames[i];
+    return data.prefix ? data.prefix + encodeURIComponent(frame) : frame;
+  }}
   function show(i) {{
     i = Math.max(0, Math.min(data.frames.length - 1, i));
     slider.value = i;
@@ -364,7 +438,9 @@ def slider_player(draw, values, *, alt, label="{}", start=0, image_format="svg",
     out.textContent = data.labels[i];
     slider.setAttribute("aria-valuetext", data.labels[i]);
   }}
-  slider.addEventListener("input", function () {{ show(Number(slider.value)); }});
+  slider.addEventListener("input", function () {{
+    show(Number(slider.value));
+  }});
   root.querySelectorAll("button").forEach(function (button) {{
     button.addEventListener("click", function () {{
       show(Number(slider.value) + Number(button.dataset.step));
@@ -373,4 +449,3 @@ def slider_player(draw, values, *, alt, label="{}", start=0, image_format="svg",
 }})();
 </script>
 </div>"""
-    return SliderPlayer(html, labels)
