@@ -315,14 +315,16 @@ return wide;
 """
 
 # What the article shows besides its code inputs (outputs, folded or not, and prose), the
-# printed outputs alone, every link's address, and any ipywidgets script left in the page.
+# printed results alone, every link's address, and any ipywidgets script left in the page.
 PAGE_CONTENT = """
 const main = document.querySelector('main') || document.body;
 const copy = main.cloneNode(true);
 copy.querySelectorAll('.cell_input, script, style, mjx-container').forEach(e => e.remove());
 return {
   text: copy.textContent,
-  outputs: Array.from(main.querySelectorAll('.cell_output')).map(o => o.textContent).join('\\n'),
+  // Printed results only: a traceback quotes code, where np.float32(100.0) is meant.
+  outputs: Array.from(main.querySelectorAll('.cell_output .output:not(.traceback)'))
+                .map(o => o.textContent).join('\\n'),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
   widgets: document.querySelectorAll('script[type^="application/vnd.jupyter.widget"]').length,
 };
