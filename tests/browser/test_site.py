@@ -14,7 +14,8 @@ served from a local http.server on 127.0.0.1, the test asserts that
 - no code block scrolls sideways at 1280 px (folded "show code" cells opened first);
 - no machine path (`/tmp/`, `/root/`, `/home/`, `site-packages`, the checkout's own path) and
   no `np.float64(...)`-style number is shown;
-- no ipywidgets state or view ships in the page (no widget can run on the site);
+- no ipywidgets state or view ships in the page (no widget can run on the site), and the
+  page's HTML weighs at most 1.5 MB (slider players carry their frames inside it);
 - no link leads to the repository, Binder or Colab while `repository_links` is off in
   _config.yml (the repository address is a placeholder), and every link to a file of the site
   itself (the whole-book PDF) finds it;
@@ -271,6 +272,9 @@ RAW_TEX = re.compile(
 # Schemes that never touch the network (chrome:// is the browser's own new-tab page).
 LOCAL_SCHEMES = ("data:", "blob:", "about:", "javascript:", "chrome:", "chrome-extension:")
 
+# A page's own HTML (its pictures' files not counted) may weigh this much: a slider player's
+# frames are inside it, and a reader on a phone downloads all of it.
+PAGE_BYTES = 1_500_000
 # Phone width for the second look at each page (an iPhone 12 to 15 is 390 CSS pixels wide).
 PHONE_WIDTH = 390
 # A figure may be drawn at most this much off its own aspect ratio (2%, or 2 px of rounding).
@@ -539,6 +543,10 @@ def test_page(page, server, browser):
     _screenshots(browser, SCREENSHOT_DIR, f"{_page_id(page)}@{PHONE_WIDTH}", PHONE_WIDTH)
 
     problems = []
+    weight = (SITE_DIR / page).stat().st_size
+    if weight > PAGE_BYTES:
+        problems.append(f"the page weighs {weight / 1e6:.1f} MB, over {PAGE_BYTES / 1e6:.1f} MB: "
+                        f"fewer or smaller frames in its slider players?")
     if mathjax not in ("ok", "none"):
         problems.append(f"MathJax: {mathjax}")
     if math["total"] and mathjax == "none":
