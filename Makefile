@@ -65,20 +65,18 @@ book: install mnist _build/.library-stamp ## build the site into _build/html
 	$(BUILD_ENV) $(JB) build .
 
 # Everything CI checks: the linter, unit tests (also on the oldest NumPy allowed), every
-# notebook under nbval and each on its own, a build with warnings as errors, and then every
-# page of that build opened in headless Chromium.
-test: lint unit oldest notebooks standalone build-strict browser ## every test (what CI runs)
+# notebook under nbval and each on its own, a build with warnings as errors, every page of
+# that build opened in headless Chromium, and every chapter opened in JupyterLab there.
+test: lint unit oldest notebooks standalone build-strict browser lab-browser ## every test (what CI runs)
 
 lint: install ## ruff over the Python sources (settings in pyproject.toml)
 	$(VENV)/bin/ruff check src tests benchmarks book/figures
 
 # The browser tests need a built site or a running JupyterLab, and the stand-alone test
-# builds its own environment: each is its own step, not part of `unit`.
-UNIT_IGNORE := --ignore=tests/browser --ignore=tests/jupyterlab \
-	--ignore=tests/test_standalone_chapters.py
-
+# builds its own environment: each is its own step, which a plain `pytest tests` leaves out
+# (tests/conftest.py).
 unit: install ## unit tests
-	$(PYTHON) -m pytest tests $(UNIT_IGNORE)
+	$(PYTHON) -m pytest tests
 
 # The oldest NumPy and matplotlib pyproject.toml accepts (float32 must stay float32 there too),
 # in a venv of their own beside the site (_build/venv-oldest; `make clean` removes it).
@@ -89,7 +87,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 oldest: $(OLDEST_VENV)/.installed ## unit tests on NumPy 1.24 and matplotlib 3.7
-	$(OLDEST_VENV)/bin/python -m pytest tests $(UNIT_IGNORE) -p no:cacheprovider
+	$(OLDEST_VENV)/bin/python -m pytest tests -p no:cacheprovider
 
 # pytest exits 5 when it finds no notebook at all: not a failure while book/ has none.
 notebooks: install mnist ## run every notebook in book/ under nbval

@@ -15,8 +15,8 @@ MNIST comes the way a reader's copy gets it, by download, but from a local http.
 by HELLOGRAD_MNIST_MIRRORS; MNIST_DIR is unset in the kernel, and the download cache
 (HELLOGRAD_CACHE) is a fresh temporary folder shared by the notebooks of one run.
 
-It takes a few minutes (the environment, then every chapter), so a plain `pytest` skips it:
-run it by naming this file (`make standalone`, part of `make test`). STANDALONE_CELL_TIMEOUT
+It takes a few minutes (the environment, then every chapter), so a plain `pytest` leaves it
+out (tests/conftest.py): run it by naming this file (`make standalone`, part of `make test`). STANDALONE_CELL_TIMEOUT
 (seconds, default 120) bounds each cell; STANDALONE_NOTEBOOKS=ch01,ch10 runs only the
 notebooks whose names start with one of those prefixes.
 """
@@ -49,23 +49,6 @@ PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "src")
 _only = [p for p in os.environ.get("STANDALONE_NOTEBOOKS", "").split(",") if p]
 NOTEBOOKS = [path for path in sorted(BOOK.glob("*.ipynb"))
              if not _only or any(path.name.startswith(prefix) for prefix in _only)]
-
-
-def _asked_for(config):
-    """True when this file (or a test in it) was named on the command line."""
-    here = config.invocation_params.dir
-    for arg in config.args:
-        path = (here / arg.split("::")[0]).resolve()
-        if path == Path(__file__).resolve():
-            return True
-    return False
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _only_when_asked(request):
-    if not _asked_for(request.config):
-        pytest.skip("slow (a fresh venv and every chapter): run it by name, "
-                    "`pytest tests/test_standalone_chapters.py` or `make standalone`")
 
 
 def _skip_or_fail(reason):
