@@ -32,6 +32,7 @@ _open_blocks = 0
 _lock = threading.Lock()
 _saved_hooks = None
 
+_NOT_RECORDED = "<not recorded: created outside detect_anomaly()>"
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -41,6 +42,7 @@ class AnomalyError(FloatingPointError):
 
     Attributes: ``op`` (the operation's name), ``phase`` (``"forward"`` or
     ``"backward"``) and ``site`` (``"file:line"`` where the op was created).
+    Introduced in the chapter "When autodiff fails: custom gradients".
     """
 
     def __init__(self, message, op, phase, site):
@@ -114,7 +116,8 @@ def on_forward(out):
     """Every new op, in anomaly mode: remember where it was created and check its value.
 
     An op that a backward rule creates is part of a gradient, which
-    :func:`on_gradient` checks instead.
+    :func:`on_gradient` checks instead. The ``node_made`` hook of anomaly mode
+    (chapter "When autodiff fails: custom gradients").
     """
     out._site, in_backward = _origin()
     if not in_backward and not np.all(np.isfinite(out.data)):
@@ -144,7 +147,8 @@ def on_gradient(node, grad, seen):
     If it is not finite, one of the rules that sent it a share is at fault:
     ``seen``, the nodes already handled with their gradients, holds every node
     that uses ``node``, and running their rules for it again finds the first
-    share that is not finite, so the error names that op and input.
+    share that is not finite, so the error names that op and input (chapter
+    "When autodiff fails: custom gradients").
     """
     if np.all(np.isfinite(grad.data)):
         return
@@ -152,7 +156,7 @@ def on_gradient(node, grad, seen):
         for index, (parent, rule) in enumerate(zip(user._parents, user._backward_rules)):
             share = rule(user_grad, user).data if parent is node else None
             if share is not None and not np.all(np.isfinite(share)):
-                site = getattr(user, "_site", None) or "<not recorded: created outside detect_anomaly()>"
+                site = getattr(user, "_site", None) or _NOT_RECORDED
                 raise AnomalyError(
                     f"op {user._op!r} produced {_describe(share)} in the backward pass "
                     f"(the gradient for its input {index}); it was created at {site}",

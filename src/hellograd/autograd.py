@@ -32,7 +32,9 @@ _state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """True unless we are inside :func:`no_grad`: operations then record the graph."""
+    """True unless we are inside :func:`no_grad`: operations then record the graph
+    (chapter "Learning from data"). During a backward pass it says whether the pass
+    itself is recorded (``create_graph=True``, chapter "Derivatives of derivatives")."""
     return _state.grad_enabled
 
 
@@ -251,13 +253,15 @@ _retaining_grad = {}
 
 
 def retain_grad(tensor):
-    """Make ``backward()`` keep ``tensor.grad`` although it is not a leaf (see Tensor.retain_grad)."""
+    """Make ``backward()`` keep ``tensor.grad``, though not a leaf: what
+    :meth:`Tensor.retain_grad` calls (chapter "Topological sort")."""
     key = id(tensor)
     _retaining_grad[key] = weakref.ref(tensor, lambda _, key=key: _retaining_grad.pop(key, None))
 
 
 def backward(y, grad=None, retain_graph=False):
-    """Add d(y)/d(leaf) to ``leaf.grad`` for every leaf; see :meth:`Tensor.backward`."""
+    """Add d(y)/d(leaf) to ``leaf.grad`` for every leaf: what :meth:`Tensor.backward`
+    calls (chapter "Topological sort")."""
     _check_has_graph(y, "backward()")
     seed = _seed_gradient(y, grad)
     # Arrays already handed out as a .grad in this pass, and the caller's own seed: a
@@ -300,10 +304,9 @@ def grad(y, inputs, grad_output=None, create_graph=False, retain_graph=None):
     _check_has_graph(y, "grad()")
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor) or not x.requires_grad:
-            raise ValueError(
-                f"grad(): input {i} {'is not a Tensor' if not isinstance(x, Tensor) else 'does not require grad'}, "
-                f"so no gradient is recorded for it; create it with requires_grad=True"
-            )
+            what = "does not require grad" if isinstance(x, Tensor) else "is not a Tensor"
+            raise ValueError(f"grad(): input {i} {what}, so no gradient is recorded for it; "
+                             f"create it with requires_grad=True")
     wanted = {id(x): None for x in inputs}
 
     def collect(node, g):

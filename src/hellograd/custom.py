@@ -71,7 +71,8 @@ def custom_gradient(fn):
 
         value = _as_array(value)
         dtypes = {x.dtype for x in inputs}
-        if len(dtypes) == 1:  # as every op's: NumPy 1.x makes float32 math with Python numbers float64
+        # As every op's. (On NumPy 1.x, 0-d float32 math with Python numbers gives float64.)
+        if len(dtypes) == 1:
             value = value.astype(dtypes.pop(), copy=False)
         return make_op(name, value, inputs, tuple(rule_for(i) for i in range(len(inputs))))
 

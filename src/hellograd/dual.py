@@ -55,7 +55,8 @@ class Dual:
     @staticmethod
     def variables(values):
         """An object array of Duals, one per element of ``values``, each the input
-        ``k`` (in row-major order) with derivative 1 in slot ``k`` and 0 elsewhere."""
+        ``k`` (in row-major order) with derivative 1 in slot ``k`` and 0 elsewhere
+        (chapter "The chain rule, and forward mode")."""
         values = np.asarray(values, dtype=np.float64)
         seeds = np.eye(values.size)
         out = np.empty(values.shape, dtype=object)
@@ -65,14 +66,16 @@ class Dual:
 
     @staticmethod
     def values_of(array):
-        """The float array of the values of an array of Duals (numbers pass through)."""
+        """The float array of the values of an array of Duals (numbers pass through)
+        (chapter "The chain rule, and forward mode")."""
         array = np.asarray(array, dtype=object)
         return np.vectorize(lambda d: d.value if isinstance(d, Dual) else float(d), otypes=[float])(array)
 
     @staticmethod
     def jacobian(array):
         """The derivatives of an array of Duals stacked into one float array of shape
-        ``array.shape + (n,)``: entry ``[..., k]`` is d(element)/d(input k)."""
+        ``array.shape + (n,)``: entry ``[..., k]`` is d(element)/d(input k)
+        (chapter "The chain rule, and forward mode")."""
         array = np.asarray(array, dtype=object)
         if array.size == 0 or any(not isinstance(d, Dual) for d in array.flat):
             raise TypeError("Dual.jacobian: expected a non-empty array whose elements are all Duals")
@@ -125,7 +128,7 @@ class Dual:
         return Dual(value, (self.derivatives - value * other.derivatives) / other.value)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, numbers.Real):  # d(a^n) = n a^(n-1) da, and 0 for n = 0, even at a = 0
+        if isinstance(exponent, numbers.Real):  # d(a^n) = n a^(n-1) da; 0 for n = 0, even at a = 0
             slope = exponent * self.value ** (exponent - 1) if exponent != 0 else 0.0
             return self._unary(self.value ** exponent, slope)
         exponent = self._lift(exponent)
@@ -172,31 +175,37 @@ class Dual:
 
     # ----- elementary functions -----------------------------------------------------
     def exp(self):
-        """e ** self; its slope is its own value."""
+        """e ** self; its slope is its own value
+        (chapter "The chain rule, and forward mode")."""
         value = math.exp(self.value)
         return self._unary(value, value)
 
     def log(self):
-        """Natural logarithm; slope 1/x."""
+        """Natural logarithm; slope 1/x
+        (chapter "The chain rule, and forward mode")."""
         if self.value <= 0:
             raise ValueError(f"Dual.log: the value must be positive, got {self.value}")
         return self._unary(math.log(self.value), 1.0 / self.value)
 
     def sin(self):
-        """Sine; slope cos(x)."""
+        """Sine; slope cos(x)
+        (chapter "The chain rule, and forward mode")."""
         return self._unary(math.sin(self.value), math.cos(self.value))
 
     def cos(self):
-        """Cosine; slope -sin(x)."""
+        """Cosine; slope -sin(x)
+        (chapter "The chain rule, and forward mode")."""
         return self._unary(math.cos(self.value), -math.sin(self.value))
 
     def tanh(self):
-        """Hyperbolic tangent; slope 1 - tanh(x)^2."""
+        """Hyperbolic tangent; slope 1 - tanh(x)^2
+        (chapter "The chain rule, and forward mode")."""
         value = math.tanh(self.value)
         return self._unary(value, 1.0 - value * value)
 
     def sqrt(self):
-        """Square root; slope 1 / (2 sqrt(x))."""
+        """Square root; slope 1 / (2 sqrt(x))
+        (chapter "The chain rule, and forward mode")."""
         if self.value <= 0:
             raise ValueError(f"Dual.sqrt: the value must be positive (the slope is infinite at 0), got {self.value}")
         value = math.sqrt(self.value)

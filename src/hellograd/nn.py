@@ -39,7 +39,8 @@ class Module:
         """``(name, tensor)`` for every parameter, e.g. ``("layers.0.weight", W)``.
 
         Depth first, in attribute-assignment order. A tensor reachable twice
-        (a shared weight) is listed once, under its first name.
+        (a shared weight) is listed once, under its first name (chapter
+        "Learning from data").
         """
         seen = set()
         for name, tensor in _walk(self, ""):
@@ -48,16 +49,19 @@ class Module:
                 yield name, tensor
 
     def parameters(self):
-        """The list of tensors an optimizer should update, in a fixed order."""
+        """The list of tensors an optimizer should update, in a fixed order
+        (chapter "Learning from data")."""
         return [tensor for _, tensor in self.named_parameters()]
 
     def zero_grad(self):
-        """Forget the gradients of the last backward pass (they accumulate otherwise)."""
+        """Forget the gradients of the last backward pass, which accumulate otherwise
+        (chapter "Learning from data")."""
         for tensor in self.parameters():
             tensor.grad = None
 
     def state_dict(self):
-        """A dict from parameter name to a copy of its values (NumPy arrays)."""
+        """A dict from parameter name to a copy of its values, NumPy arrays
+        (chapter "The full MNIST network")."""
         return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
 
     def load_state_dict(self, state):
@@ -65,7 +69,8 @@ class Module:
 
         In place, so an optimizer created earlier still holds the same tensors.
         The names must match exactly and every shape must agree; otherwise
-        nothing is changed and a ``ValueError`` says what differs.
+        nothing is changed and a ``ValueError`` says what differs (chapter "The
+        full MNIST network").
         """
         own = dict(self.named_parameters())
         missing = [name for name in own if name not in state]

@@ -17,7 +17,8 @@ from .tensor import Tensor
 
 
 class Optimizer:
-    """What every optimizer shares: the parameter list, ``lr`` and ``zero_grad()``."""
+    """What every optimizer shares: the parameter list, ``lr`` and ``zero_grad()``
+    (chapter "Learning from data")."""
 
     def __init__(self, params, lr):
         name = type(self).__name__
@@ -39,7 +40,8 @@ class Optimizer:
         self.lr = lr
 
     def zero_grad(self):
-        """Set every parameter's ``.grad`` to ``None`` before the next backward pass."""
+        """Set every parameter's ``.grad`` to ``None`` before the next backward pass
+        (chapter "Learning from data")."""
         for p in self.params:
             p.grad = None
 
@@ -52,6 +54,7 @@ class Optimizer:
         return g
 
     def step(self):
+        """Update every parameter from its ``.grad``; each optimizer defines it (chapter "Learning from data")."""
         raise NotImplementedError
 
 
@@ -73,7 +76,7 @@ class SGD(Optimizer):
         self._scratch = [np.empty_like(p.data) for p in self.params]
 
     def step(self):
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient (chapter "Learning from data")."""
         lr, mu = float(self.lr), float(self.momentum)  # Python floats keep float32 arrays float32
         for i, p in enumerate(self.params):
             g = self._gradient(i, p)
@@ -111,7 +114,8 @@ class Adam(Optimizer):
         self._scratch = [np.empty_like(p.data) for p in self.params]
 
     def step(self):
-        """One update of every parameter that has a gradient, allocating nothing."""
+        """One update of every parameter that has a gradient, allocating nothing
+        (chapter "Learning from data")."""
         beta1, beta2 = self.betas
         self.steps += 1
         # The bias corrections, folded into two scalars (Python floats: float32 stays float32).

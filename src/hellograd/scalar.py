@@ -103,7 +103,7 @@ class Scalar:
         return out
 
     def exp(self):
-        """e ** self."""
+        """e ** self (chapter "Building the graph")."""
         out = Scalar(math.exp(self.value), (self,), "exp")
 
         def _backward():  # d(e^a)/da = e^a, which is out's own value
@@ -113,7 +113,7 @@ class Scalar:
         return out
 
     def tanh(self):
-        """Hyperbolic tangent."""
+        """Hyperbolic tangent (chapter "Building the graph")."""
         out = Scalar(math.tanh(self.value), (self,), "tanh")
 
         def _backward():  # d tanh(a)/da = 1 - tanh(a)^2
@@ -123,7 +123,7 @@ class Scalar:
         return out
 
     def relu(self):
-        """max(self, 0); the derivative at exactly 0 is taken to be 0."""
+        """max(self, 0); the derivative at exactly 0 is taken to be 0 (chapter "Building the graph")."""
         out = Scalar(max(self.value, 0.0), (self,), "relu")
 
         def _backward():
@@ -133,7 +133,7 @@ class Scalar:
         return out
 
     def sin(self):
-        """Sine."""
+        """Sine (chapter "Building the graph")."""
         out = Scalar(math.sin(self.value), (self,), "sin")
 
         def _backward():  # d sin(a)/da = cos(a)
@@ -169,7 +169,8 @@ class Scalar:
 
     # ----- the backward pass ------------------------------------------------------
     def backward(self):
-        """Fill ``.grad`` of every node this Scalar depends on with d(self)/d(node).
+        """Fill ``.grad`` of every node this Scalar depends on with d(self)/d(node)
+        (chapter "Building the graph"; its order, chapter "Topological sort").
 
         Unlike :meth:`Tensor.backward`, every call starts again from zero: the
         teaching engine keeps one gradient per node and no history across calls.

@@ -187,23 +187,28 @@ class Tensor:
         self._backward_rules = ()
 
     # ----- plain attributes -----------------------------------------------------
-    shape = property(lambda self: self.data.shape, doc="The shape of ``data``.")
-    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions.")
-    dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype of ``data``.")
-    size = property(lambda self: self.data.size, doc="The number of elements.")
+    shape = property(lambda self: self.data.shape,
+                     doc='The shape of ``data`` (chapter "From scalars to tensors").')
+    ndim = property(lambda self: self.data.ndim,
+                    doc='The number of dimensions (chapter "From scalars to tensors").')
+    dtype = property(lambda self: self.data.dtype,
+                     doc='The NumPy dtype of ``data`` (chapter "From scalars to tensors").')
+    size = property(lambda self: self.data.size,
+                    doc='The number of elements (chapter "From scalars to tensors").')
     is_leaf = property(lambda self: not self._parents,
-                       doc="True for a tensor no recorded operation made (an input or a constant).")
+                       doc='True for a tensor no recorded operation made: an input or a constant '
+                           '(chapter "Topological sort").')
 
     def item(self):
-        """The value of a one-element tensor as a Python number."""
+        """The value of a one-element tensor as a Python number (chapter "Building the graph")."""
         return self.data.item()
 
     def numpy(self):
-        """The underlying NumPy array (not a copy)."""
+        """The underlying NumPy array, not a copy (chapter "From scalars to tensors")."""
         return self.data
 
     def detach(self):
-        """The same values as a new tensor with no history."""
+        """The same values as a new tensor with no history (chapter "Building the graph")."""
         return Tensor(self.data)
 
     def __len__(self):
@@ -217,7 +222,8 @@ class Tensor:
         return (self[i] for i in range(len(self.data)))
 
     def __array__(self, dtype=None, copy=None):
-        """``np.asarray(t)`` and ``np.array(t)`` give the numbers (a NumPy protocol)."""
+        """``np.asarray(t)`` and ``np.array(t)`` give the numbers, a NumPy protocol
+        (chapter "From scalars to tensors")."""
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
@@ -347,7 +353,8 @@ class Tensor:
 
         Where a formula below would give 0 * inf = NaN, the gradients are the
         limits PyTorch gives: ``x ** 0`` has gradient 0 even at ``x = 0``, and
-        the exponent's gradient ``x ** n * log(x)`` is 0 at ``x = 0`` for ``n >= 0``.
+        the exponent's gradient ``x ** n * log(x)`` is 0 at ``x = 0`` for ``n >= 0``
+        (chapter "From scalars to tensors").
         """
         exponent = self._binary(exponent, "pow")
 
@@ -361,7 +368,8 @@ class Tensor:
             base = _replace(self, zero, 1) if zero.any() else self
             return g * out * base.log()
 
-        return make_op("pow", self.data ** exponent.data, (self, exponent), (base_rule, exponent_rule))
+        value = self.data ** exponent.data
+        return make_op("pow", value, (self, exponent), (base_rule, exponent_rule))
 
     def __neg__(self):
         return make_op("neg", -self.data, (self,), (lambda g, out: -g,))
@@ -414,31 +422,32 @@ class Tensor:
 
     # ----- elementwise functions --------------------------------------------------
     def exp(self):
-        """e to the power of each element."""
+        """e to the power of each element (chapter "From scalars to tensors")."""
         return make_op("exp", np.exp(self.data), (self,), (lambda g, out: g * out,))
 
     def log(self):
-        """Natural logarithm of each element."""
+        """Natural logarithm of each element (chapter "From scalars to tensors")."""
         return make_op("log", np.log(self.data), (self,), (lambda g, out: g / self,))
 
     def sqrt(self):
-        """Square root of each element."""
+        """Square root of each element (chapter "From scalars to tensors")."""
         return make_op("sqrt", np.sqrt(self.data), (self,), (lambda g, out: g / (out * 2),))
 
     def sin(self):
-        """Sine of each element."""
+        """Sine of each element (chapter "From scalars to tensors")."""
         return make_op("sin", np.sin(self.data), (self,), (lambda g, out: g * self.cos(),))
 
     def cos(self):
-        """Cosine of each element."""
+        """Cosine of each element (chapter "From scalars to tensors")."""
         return make_op("cos", np.cos(self.data), (self,), (lambda g, out: -g * self.sin(),))
 
     def tanh(self):
-        """Hyperbolic tangent of each element."""
+        """Hyperbolic tangent of each element (chapter "From scalars to tensors")."""
         return make_op("tanh", np.tanh(self.data), (self,), (lambda g, out: g * (1 - out * out),))
 
     def sigmoid(self):
-        """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow."""
+        """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot overflow
+        (chapter "When autodiff fails: custom gradients")."""
         half = self.data.dtype.type(0.5)  # not 0.5: NumPy 1.x makes a 0-d float32 times 0.5 float64
         value = half + half * np.tanh(half * self.data)
         return make_op("sigmoid", value, (self,), (lambda g, out: g * out * (1 - out),))
@@ -448,7 +457,7 @@ class Tensor:
 
         Its rule is given twice, as ``nn.linear``'s are (chapter "Learning from
         data"): with Tensor operations when the backward pass is recorded, on the
-        arrays when it is not.
+        arrays when it is not. Introduced in the chapter "Learning from data".
         """
         zero = self.data.dtype.type(0)  # not 0: NumPy 1.x makes max(a 0-d float32, 0) float64
         return make_op("relu", np.maximum(self.data, zero), (self,), (
@@ -456,11 +465,13 @@ class Tensor:
             else _wrap(g.data * (self.data > 0)),))
 
     def abs(self):
-        """Absolute value; its gradient at exactly 0 is taken to be 0."""
+        """Absolute value; its gradient at exactly 0 is taken to be 0
+        (chapter "When autodiff fails: custom gradients")."""
         return make_op("abs", np.abs(self.data), (self,), (lambda g, out: g * _wrap(np.sign(self.data)),))
 
     def astype(self, dtype):
-        """The same values in another floating dtype (the gradient is converted back)."""
+        """The same values in another floating dtype; the gradient is converted back
+        (chapter "The full MNIST network")."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"astype: hellograd tensors hold floating-point numbers, not {dtype}")
@@ -468,7 +479,8 @@ class Tensor:
 
     # ----- reductions -----------------------------------------------------------
     def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis`` (all axes by default), as ``numpy.sum``."""
+        """Sum over ``axis`` (all axes by default), as ``numpy.sum``
+        (chapter "From scalars to tensors")."""
         axes = _normalize_axes(axis, self.data.ndim, "sum")
 
         def rule(g, out):
@@ -478,14 +490,15 @@ class Tensor:
         return make_op("sum", np.add.reduce(self.data, axis=axes, keepdims=keepdims), (self,), (rule,))
 
     def mean(self, axis=None, keepdims=False):
-        """Mean over ``axis`` (all axes by default): the sum divided by the count."""
+        """Mean over ``axis`` (all axes by default): the sum divided by the count
+        (chapter "From scalars to tensors")."""
         axes = _normalize_axes(axis, self.ndim, "mean", scalar_axis=False)
         count = math.prod(self.shape[a] for a in axes)
         return self.sum(axis=axis, keepdims=keepdims) / count
 
     def max(self, axis=None, keepdims=False):
         """Largest element over ``axis``; ties share the gradient equally (a NaN is the
-        maximum, as in NumPy, and takes the gradient)."""
+        maximum, as in NumPy, and takes the gradient) (chapter "From scalars to tensors")."""
         axes = _normalize_axes(axis, self.ndim, "max")
         kept = _kept_shape(self.shape, axes)
         value = self.data.max(axis=axes, keepdims=True)
@@ -500,7 +513,8 @@ class Tensor:
 
     # ----- shapes -----------------------------------------------------------------
     def reshape(self, *shape):
-        """The same elements in a new shape; ``reshape(2, 3)`` or ``reshape((2, 3))``."""
+        """The same elements in a new shape, ``reshape(2, 3)`` or ``reshape((2, 3))``
+        (chapter "From scalars to tensors")."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         try:
@@ -510,10 +524,13 @@ class Tensor:
         return make_op("reshape", data, (self,), (lambda g, out: g.reshape(*self.shape),))
 
     def transpose(self, *axes):
-        """Permute the axes (reverse them when none are given), as ``numpy.transpose``."""
+        """Permute the axes (reverse them when none are given), as ``numpy.transpose``
+        (chapter "From scalars to tensors")."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        axes = tuple(reversed(range(self.ndim))) if not axes else _normalize_axes(axes, self.ndim, "transpose")
+        if not axes:
+            axes = tuple(reversed(range(self.ndim)))
+        axes = _normalize_axes(axes, self.ndim, "transpose")
         if sorted(axes) != list(range(self.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation for shape {self.shape}")
         inverse = tuple(int(i) for i in np.argsort(axes))
@@ -522,12 +539,14 @@ class Tensor:
 
     @property
     def T(self):
-        """All axes reversed (for a 2-D tensor, the matrix transpose)."""
+        """All axes reversed: for a 2-D tensor, the matrix transpose
+        (chapter "From scalars to tensors")."""
         return self.transpose()
 
     @property
     def mT(self):
-        """The last two axes swapped, which transposes each matrix in a batch."""
+        """The last two axes swapped, which transposes each matrix in a batch
+        (chapter "From scalars to tensors")."""
         if self.data.ndim < 2:
             raise ValueError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
         # Its own inverse; built directly (not via transpose) as every matmul's backward uses it.
@@ -537,7 +556,8 @@ class Tensor:
         """Repeat along broadcast dimensions, as ``numpy.broadcast_to``.
 
         Its backward rule is the identity: the engine sums the gradient back to
-        this tensor's shape, as it does for every operation that broadcasts.
+        this tensor's shape, as it does for every operation that broadcasts
+        (chapter "From scalars to tensors").
         """
         shape = tuple(shape)
         try:
@@ -553,9 +573,11 @@ class Tensor:
 
         The index must not be a Tensor: a Tensor holds floating-point numbers, and,
         as NumPy refuses a float array, so does this (a mask of 0.0 and 1.0 would
-        otherwise pick elements 0 and 1). A comparison gives the boolean array itself.
+        otherwise pick elements 0 and 1). A comparison gives the boolean array itself
+        (chapter "From scalars to tensors").
         """
-        if isinstance(index, Tensor) or (isinstance(index, tuple) and any(isinstance(i, Tensor) for i in index)):
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(part, Tensor) for part in parts):
             raise IndexError(
                 "getitem: a Tensor cannot be an index (it holds floating-point numbers); index "
                 "with an integer or boolean NumPy array, such as the mask that x > 0 gives"
@@ -572,7 +594,8 @@ class Tensor:
         """log(softmax(x)) computed stably: x - max - log(sum(exp(x - max))).
 
         Subtracting the maximum first means ``exp`` never sees a large positive
-        number, so it cannot overflow (the log-sum-exp trick).
+        number, so it cannot overflow: the log-sum-exp trick (chapter "When
+        autodiff fails: custom gradients").
         """
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         value = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -580,7 +603,8 @@ class Tensor:
                      (lambda g, out: g - out.exp() * g.sum(axis=axis, keepdims=True),))
 
     def softmax(self, axis=-1):
-        """exp(x) / sum(exp(x)) along ``axis``, through the stable :meth:`log_softmax`."""
+        """exp(x) / sum(exp(x)) along ``axis``, through the stable :meth:`log_softmax`
+        (chapter "Learning from data")."""
         return self.log_softmax(axis=axis).exp()
 
 
@@ -602,7 +626,8 @@ def _mask(g, mask):
 def _replace(t, mask, value):
     """``t`` with the constant ``value`` where ``mask`` is true (no gradient flows there)."""
     value = t.data.dtype.type(value)  # NumPy 1.x would make a 0-d float32 float64 otherwise
-    return make_op("replace", np.where(mask, value, t.data), (t,), (lambda g, out: _mask(g, ~mask),))
+    return make_op("replace", np.where(mask, value, t.data), (t,),
+                   (lambda g, out: _mask(g, ~mask),))
 
 
 def _scatter_add(g, index, shape):
