@@ -45,13 +45,11 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def _gradient(self, i, p):
-        """``p.grad``, checked: one of another shape would silently broadcast into the update."""
-        g = p.grad
-        if g is not None and g.shape != p.data.shape:
-            raise ValueError(f"{type(self).__name__}: parameter {i} has shape {p.data.shape} but its "
-                             f".grad has shape {np.shape(g)}")
-        return g
+    def _wrong_shape(self, p):
+        """The error for a ``.grad`` of another shape, which would broadcast into the update."""
+        i = next(i for i, q in enumerate(self.params) if q is p)
+        return ValueError(f"{type(self).__name__}: parameter {i} has shape {p.data.shape} but "
+                          f"its .grad has shape {np.shape(p.grad)}")
 
     def step(self):
         """Update every parameter from its ``.grad``; each optimizer defines it (chapter "Learning from data")."""
@@ -79,9 +77,11 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient (chapter "Learning from data")."""
         lr, mu = float(self.lr), float(self.momentum)  # Python floats keep float32 arrays float32
         for i, p in enumerate(self.params):
-            g = self._gradient(i, p)
+            g = p.grad
             if g is None:
                 continue
+            if g.shape != p.data.shape:
+                raise self._wrong_shape(p)
             direction = g
             if self.velocities is not None:
                 direction = self.velocities[i]
@@ -121,10 +121,12 @@ class Adam(Optimizer):
         # The bias corrections, folded into two scalars (Python floats: float32 stays float32).
         step_size = float(self.lr) / (1.0 - beta1 ** self.steps)
         inv_sqrt_correction = 1.0 / math.sqrt(1.0 - beta2 ** self.steps)
-        for i, (p, m, v, s) in enumerate(zip(self.params, self.m, self.v, self._scratch)):
-            g = self._gradient(i, p)
+        for p, m, v, s in zip(self.params, self.m, self.v, self._scratch):
+            g = p.grad
             if g is None:
                 continue
+            if g.shape != p.data.shape:
+                raise self._wrong_shape(p)
             m *= beta1                                  # m = beta1 m + (1 - beta1) g
             m += np.multiply(g, 1.0 - beta1, out=s)
             v *= beta2                                  # v = beta2 v + (1 - beta2) g^2
