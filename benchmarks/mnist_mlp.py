@@ -26,6 +26,9 @@ on a shared machine (``timeit`` does the same), and shows the median too. Every 
 one BLAS (and PyTorch) thread unless ``--threads`` says otherwise: at these sizes a
 second thread gains little, and whenever another program wants a core a two-thread
 matrix product waits for its slower half, so a run can take many times as long.
+OpenBLAS picks its own kernel for the processor, as on a reader's machine
+(``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are taken out of the runs'
+environment), and each run records the kernel that ran (``blas``, from threadpoolctl).
 
 Memory is measured in separate runs, because tracemalloc slows Python code down:
 the peak of the bytes allocated through Python and NumPy (``tracemalloc``; NumPy
@@ -255,12 +258,32 @@ def worker(framework, epochs, measure_memory, threads):
         tracemalloc.stop()
     result["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     result["torch_threads"] = torch_threads
+    result["blas"] = blas_in_use()
     return result
+
+
+def blas_in_use():
+    """The BLAS libraries loaded in this process, as threadpoolctl sees them: which library,
+    its version, the kernel it picked for this processor (``architecture``) and its threads.
+    The kernel decides the speed of every matrix product, so a record names the one that ran."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl is not installed)"
+    keys = ("internal_api", "version", "architecture", "num_threads")
+    return [{key: info.get(key) for key in keys} for info in threadpool_info()
+            if info.get("user_api") == "blas"]
+
+
+# Settings that pin OpenBLAS to a kernel or a cache size of someone's choosing. The benchmark
+# lets OpenBLAS detect the processor itself, as it does on a reader's machine, and records
+# the kernel it chose (blas_in_use).
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def run_in_subprocess(arguments, threads):
     command = [sys.executable, __file__, *arguments]
-    env = dict(os.environ)
+    env = {name: value for name, value in os.environ.items() if name not in OPENBLAS_OVERRIDES}
     if threads:
         command += ["--threads", str(threads)]
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -331,6 +354,14 @@ def summarize(record):
     }
 
 
+def _kernels(run):
+    """``openblas 0.3.31 Haswell`` for each BLAS a run used (older records have none)."""
+    blas = run.get("blas", [])
+    if isinstance(blas, str):
+        return blas
+    return ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']}" for b in blas) or "none"
+
+
 def ratio_line(what, value, target):
     return f"{what:42s} {value:6.3f}   (target {target})"
 
@@ -364,7 +395,7 @@ def main():
             run = run_in_subprocess(["--worker", framework, "--epochs", str(args.epochs)], args.threads)
             timed[framework].append(run)
             print(f"  run {round_ + 1}/{args.repeat} {framework:9s} {run['seconds']:6.1f} s   "
-                  f"test accuracy {run['test_accuracy'][-1]:.4f}", flush=True)
+                  f"test accuracy {run['test_accuracy'][-1]:.4f}   BLAS {_kernels(run)}", flush=True)
     memory = {}
     if args.memory_epochs:
         for framework in [f for f in frameworks if f != "torch"]:

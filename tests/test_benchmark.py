@@ -63,7 +63,26 @@ def test_a_worker_reports_its_figures(bench, framework, measure_memory, monkeypa
     assert result["train_loss"][1] < result["train_loss"][0]
     assert len(result["epoch_peak_bytes"]) == (2 if measure_memory else 0)
     assert ("peak_bytes" in result) == measure_memory
+    assert all({"internal_api", "version", "architecture"} <= blas.keys() for blas in result["blas"])
     json.dumps(result)  # it travels to the parent process as JSON
+
+
+def test_runs_let_openblas_pick_its_own_kernel(bench, monkeypatch):
+    """OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not passed to the timed runs."""
+    seen = {}
+
+    def fake_run(command, env, capture_output, text):
+        seen.update(env)
+        return type("Done", (), {"returncode": 0, "stdout": "{}", "stderr": ""})()
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Prescott")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "262144")
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    bench.run_in_subprocess(["--worker", "numpy"], threads=1)
+    assert "OPENBLAS_CORETYPE" not in seen and "OPENBLAS_L2_SIZE" not in seen
+    assert seen["OPENBLAS_NUM_THREADS"] == "1"
+    assert bench._kernels({"blas": [{"internal_api": "openblas", "version": "0.3", "architecture": "Haswell"}]}) \
+        == "openblas 0.3 Haswell"
 
 
 def test_readme_quotes_the_recorded_figures(bench):
