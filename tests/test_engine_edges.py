@@ -411,3 +411,10 @@ def test_numeric_gradient_refuses_float32():
 
     with pytest.raises(TypeError, match="float64"):
         numeric_gradient(lambda x: x * x, [Tensor(np.ones(2, dtype=np.float32))], 0)
+
+
+def test_python_number_protocols_work_as_on_numpy_arrays():
+    x = Tensor([-1.5, 2.0], requires_grad=True)
+    abs(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 1.0])
+    assert +x is x and int(Tensor(2.7)) == 2 and float(Tensor(2.5)) == 2.5

@@ -182,9 +182,10 @@ class _FreedGraph:
 
     def __iter__(self):
         raise RuntimeError(
-            "backward through a graph a second time: the first backward pass freed it, so that "
-            "the memory of its intermediate results could be given back. Pass retain_graph=True "
-            "to the first backward() (or grad()) to keep the graph for another pass."
+            "this graph was freed by the backward pass that walked it, so that the memory of its "
+            "intermediate results could be given back; pass retain_graph=True to that backward() "
+            "(or grad()) to keep it for a second backward pass, or to walk it again with "
+            "topological_order or draw_graph"
         )
 
     __reversed__ = __iter__

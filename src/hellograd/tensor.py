@@ -234,6 +234,9 @@ class Tensor:
     def __float__(self):
         return float(self.data)
 
+    def __int__(self):
+        return int(self.data)
+
     # Comparisons are not differentiable: like NumPy's, they give boolean arrays.
     def __lt__(self, other):
         return self.data < _values(other)
@@ -373,6 +376,12 @@ class Tensor:
 
     def __neg__(self):
         return make_op("neg", -self.data, (self,), (lambda g, out: -g,))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
 
     def __radd__(self, other):
         return self._lift(other, "add") + self
