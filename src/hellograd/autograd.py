@@ -211,7 +211,13 @@ def _free(order):
 
 
 def _run_backward(root, seed, on_gradient, create_graph, retain_graph):
-    """The walk, with recording on or off, through the seam, then the graph freed (or kept)."""
+    """One backward pass from ``root``, as ``backward()`` and ``grad()`` run it.
+
+    The walk of :func:`backpropagate`, recorded if ``create_graph`` (the rules
+    are Tensor operations, so recording them builds the graph of the gradient:
+    chapter "Derivatives of derivatives"); its callback passed through the seam,
+    :data:`hooks`; and afterwards the graph freed, unless ``retain_graph``.
+    """
     with _grad_mode(create_graph):
         order = backpropagate(root, seed, hooks.gradient_callback(on_gradient))
     if not retain_graph:
