@@ -114,8 +114,8 @@ def topological_order(root):
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
+        node, parents_done = stack.pop()
+        if parents_done:
             order.append(node)  # all of its parents are already in `order`
             continue
         if id(node) in visited:
@@ -283,8 +283,10 @@ def backward(y, grad=None, retain_graph=False):
             node.grad = node.grad + g.data  # a new array: whoever holds the old one keeps it
             return
         array = g.data
-        if id(array) in handed_out or array.base is not None or not array.flags.writeable:
-            array = array.copy()  # shared, a view of another array, or read-only
+        # Shared, or a view of another array (a broadcast view is also read-only). An array
+        # that owns its memory is one the engine just computed, and writeable.
+        if id(array) in handed_out or array.base is not None:
+            array = array.copy()
         handed_out.add(id(array))
         node.grad = array
 
