@@ -64,3 +64,13 @@ def test_the_mode_is_off_again_after_an_error():
     with pytest.raises(AnomalyError), detect_anomaly():
         Tensor(-1.0, requires_grad=True).sqrt()
     assert not anomaly.enabled
+
+
+def test_a_notebook_cell_is_named_as_such_not_by_the_kernels_temporary_file():
+    # IPython compiles each cell under a numbered file in a temporary folder of the kernel's.
+    cell = "x = Tensor(0.0, requires_grad=True)\ny = 1 / x\n"
+    code = compile(cell, "/tmp/ipykernel_4711/1234567.py", "exec")
+    with pytest.raises(AnomalyError) as error, detect_anomaly():
+        exec(code, {"Tensor": Tensor})
+    message = str(error.value)
+    assert "line 2 of a notebook cell" in message and "/tmp" not in message

@@ -86,6 +86,13 @@ def test_caption_gives_the_file_from_the_package_and_the_lines():
     assert str(hellograd.__file__).rsplit("/", 2)[0] not in listing._repr_html_()
 
 
+def test_a_decorated_function_is_captioned_with_its_own_file():
+    # detect_anomaly is wrapped by contextlib.contextmanager, which lives in contextlib.py.
+    listing = show_source(hellograd.detect_anomaly)
+    assert listing.captions[0].startswith("hellograd/anomaly.py, lines ")
+    assert "def detect_anomaly" in listing.code
+
+
 def test_plain_text_has_caption_and_code():
     text = repr(show_source(Tensor.__mul__))
     assert text.splitlines()[0].startswith("# hellograd/tensor.py, lines ")

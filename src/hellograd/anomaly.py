@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import linecache
 import os
+import re
 import sys
 import threading
 
@@ -98,12 +99,20 @@ def _origin():
     else:
         filename, line = frame.f_code.co_filename, frame.f_lineno
         source = linecache.getline(filename, line, frame.f_globals).strip()
-        site = f"{filename}:{line}" + (f": {source}" if source else "")
+        site = _where(filename, line) + (f": {source}" if source else "")
     walk = autograd.backpropagate.__code__
     caller = sys._getframe(2)
     while caller is not None and caller.f_code is not walk:
         caller = caller.f_back
     return site, caller is not None
+
+
+def _where(filename, line):
+    """``file:line``, or for a notebook cell (whose code IPython keeps in a numbered
+    temporary file) "line N of a notebook cell": never the machine's temporary folders."""
+    if filename.startswith("<") or re.search(r"ipykernel_\d+[/\\]\d+\.py$", filename):
+        return f"line {line} of a notebook cell"
+    return f"{filename}:{line}"
 
 
 def _describe(values):

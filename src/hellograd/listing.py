@@ -157,6 +157,7 @@ def _block(obj, lines):
     else:
         target = _unwrap(obj)
         try:
+            target = inspect.unwrap(target)  # a decorated function: the file it was written in
             filename = inspect.getsourcefile(target) or inspect.getfile(target)
             source_lines, first = inspect.getsourcelines(target)
         except (TypeError, OSError) as error:
