@@ -1,6 +1,6 @@
 """Checking reverse-mode gradients against finite differences.
 
-Introduced in the chapter "Three ways to differentiate"; every backward rule
+Introduced in the chapter "From scalars to tensors"; every backward rule
 in the library is tested with it (``tests/test_ops.py``).
 """
 
@@ -14,13 +14,13 @@ from .tensor import Tensor
 
 class GradcheckError(AssertionError):
     """Raised by :func:`gradcheck` when an analytic gradient disagrees with the numeric one
-    (chapter "Three ways to differentiate")."""
+    (chapter "From scalars to tensors")."""
 
 
 def numeric_gradient(fn, inputs, index, eps=1e-6):
     """Central differences (f(x + eps) - f(x - eps)) / (2 eps) of ``sum(fn(*inputs))``
     with respect to ``inputs[index]``, one element at a time, in float64
-    (chapter "Three ways to differentiate")."""
+    (chapter "From scalars to tensors")."""
     x = inputs[index]
     if x.dtype != np.float64:  # a step of 1e-6 would be lost in float32's rounding, silently
         raise TypeError(f"numeric_gradient: input {index} is {x.dtype}; differences need float64")
@@ -45,7 +45,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     differences are accurate. Returns ``True``, or raises :class:`GradcheckError`
     naming the input, the element index and both values of the worst mismatch,
     where ``|analytic - numeric| <= atol + rtol * |numeric|`` fails.
-    Introduced in the chapter "Three ways to differentiate".
+    Introduced in the chapter "From scalars to tensors".
     """
     tensors = [
         Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True)
