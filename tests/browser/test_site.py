@@ -326,9 +326,14 @@ const copy = main.cloneNode(true);
 copy.querySelectorAll('.cell_input, script, style, mjx-container').forEach(e => e.remove());
 return {
   text: copy.textContent,
-  // Printed results only: a traceback quotes code, where np.float32(100.0) is meant.
+  // Printed results only: a traceback or a library listing (show_source) quotes code,
+  // where np.float32(100.0) is meant.
   outputs: Array.from(main.querySelectorAll('.cell_output .output:not(.traceback)'))
-                .map(o => o.textContent).join('\\n'),
+                .map(o => {
+                  const c = o.cloneNode(true);
+                  c.querySelectorAll('.hg-listing').forEach(e => e.remove());
+                  return c.textContent;
+                }).join('\\n'),
   links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
   widgets: document.querySelectorAll('script[type^="application/vnd.jupyter.widget"]').length,
 };
