@@ -8,8 +8,9 @@ windowing), and the test asserts that
   directive (```{...} or :::{...}) or role ({cite:p}`...`) is left in the text a reader sees,
   and no MyST error box is shown;
 
-and saves screenshots of the whole notebook, in tiles, into _build/jupyterlab-screenshots/
-(SCREENSHOT_DIR overrides) for a person to look at.
+and saves screenshots into _build/jupyterlab-screenshots/ (SCREENSHOT_DIR overrides) for a
+person to look at: the top of each notebook and its first exercise, solution and code listing
+(LAB_SCREENSHOTS=all: the whole notebook, one window-full per picture).
 
 JupyterLab starts no kernel, fetches no news and checks no updates; Chromium is started with
 tests/browser/test_site.py's flags, so it cannot reach another host either. Run it with
@@ -43,7 +44,7 @@ SCREENSHOT_DIR = Path(os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
 START_SECONDS = 120
-RENDER_SECONDS = 90
+RENDER_SECONDS = 180
 MAX_TILES = 60
 
 # What is left of MyST when nothing rendered it: a directive fence or a role.
@@ -74,6 +75,18 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _die_with_parent():
+    """In the server's process, before it starts (Linux): end it when pytest ends, even when
+    pytest is killed and never reaches the fixture's teardown."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -94,6 +107,9 @@ def lab(tmp_path_factory):
         "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
         "extension_manager": "readonly",
         "notebook_starts_kernel": False,
+        # window.jupyterapp: the test opens each notebook with JupyterLab's own command, in
+        # one page, instead of loading the whole application again for every notebook.
+        "expose_app_in_browser": True,
     }})
     # Every cell rendered at once (JupyterLab renders only the visible ones by default), and
     # no question about news in a toast over the notebook.
@@ -113,7 +129,7 @@ def lab(tmp_path_factory):
          "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
          f"--ServerApp.root_dir={notebooks}", f"--IdentityProvider.token={token}"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, preexec_fn=_die_with_parent)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_SECONDS
     try:
@@ -174,6 +190,35 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def app(lab, browser):
+    """JupyterLab loaded once in the browser; the tests open notebooks in it."""
+    browser.get(f"{lab['base']}/lab?token={lab['token']}")
+    browser.execute_async_script(APP_STARTED, START_SECONDS)
+    return browser
+
+
+APP_STARTED = """
+const done = arguments[arguments.length - 1];
+const deadline = Date.now() + 1000 * arguments[0];
+(function poll() {
+  if (window.jupyterapp && window.jupyterapp.started) return window.jupyterapp.started.then(done);
+  if (Date.now() > deadline) return done('JupyterLab did not start');
+  setTimeout(poll, 100);
+})();
+"""
+
+# Closes every open document (dispose: no "save your changes?" dialog; JupyterLab marks a
+# notebook changed as soon as it opens it without a kernel), then opens one notebook (its path
+# relative to the server's root).
+OPEN = """
+const done = arguments[arguments.length - 1];
+const app = window.jupyterapp;
+Array.from(app.shell.widgets('main')).forEach(widget => widget.dispose());
+app.commands.execute('docmanager:open', {path: arguments[0]})
+  .then(() => done(null), (error) => done(String(error)));
+"""
+
 # Resolves once the open notebook shows every cell and every markdown cell is rendered:
 # counts of {cells, markdown, rendered, myst} (myst: rendered by jupyterlab-myst), returned
 # as they are at the deadline if it comes first.
@@ -215,23 +260,34 @@ const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
 return panel.querySelector('.jp-WindowedPanel-outer') || panel.querySelector('.jp-Notebook');
 """
 
+# The cells worth a picture: the first of each of these, besides the notebook's top.
+SHOW = {"exercise": re.compile(r"\{exercise"), "solution": re.compile(r"\{solution"),
+        "listing": re.compile(r"show_source\(")}
 
-def _screenshots(driver, name):
-    """The notebook from top to bottom, one window-full per picture."""
+
+def _screenshots(driver, name, cells):
+    """The top of the notebook and its first exercise, solution and code listing; with
+    LAB_SCREENSHOTS=all, the whole notebook, one window-full per picture."""
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     scroller = driver.execute_script(SCROLLER)
-    height = driver.execute_script("return arguments[0].scrollHeight", scroller)
-    step = max(200, driver.execute_script("return arguments[0].clientHeight", scroller) - 40)
-    saved = []
-    for tile in range(MAX_TILES):
-        driver.execute_script("arguments[0].scrollTop = arguments[1]", scroller, tile * step)
-        time.sleep(0.3)
-        path = SCREENSHOT_DIR / f"{name}-{tile:02d}.png"
-        driver.save_screenshot(str(path))
-        saved.append(path)
-        if (tile + 1) * step >= height:
-            break
-    return saved
+    if os.environ.get("LAB_SCREENSHOTS") == "all":
+        height = driver.execute_script("return arguments[0].scrollHeight", scroller)
+        step = max(200, driver.execute_script("return arguments[0].clientHeight", scroller) - 40)
+        tops = {f"{tile:02d}": tile * step for tile in range(min(MAX_TILES, height // step + 1))}
+    else:
+        tops = {"top": 0}
+        for what, pattern in SHOW.items():
+            first = next((i for i, c in enumerate(cells) if pattern.search("".join(c["source"]))),
+                         None)
+            if first is not None:
+                tops[what] = driver.execute_script(
+                    "const cell = document.querySelectorAll("
+                    "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')[arguments[0]];"
+                    "return cell ? cell.offsetTop - 20 : 0;", first)
+    for label, top in tops.items():
+        driver.execute_script("arguments[0].scrollTop = arguments[1]", scroller, top)
+        time.sleep(0.2)
+        driver.save_screenshot(str(SCREENSHOT_DIR / f"{name}-{label}.png"))
 
 
 # Directives jupyterlab-myst drops without a trace (the reader sees nothing where the site
@@ -240,13 +296,15 @@ DROPPED = re.compile(r"(?:```|:::)\s*\{(literalinclude|include)\}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_reads_well_in_jupyterlab(path, lab, browser):
+def test_notebook_reads_well_in_jupyterlab(path, app):
+    browser = app
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     markdown = sum(c["cell_type"] == "markdown" for c in cells)
-    browser.get(f"{lab['base']}/lab/tree/{path.name}?token={lab['token']}")
+    error = browser.execute_async_script(OPEN, path.name)
+    assert error is None, f"{path.name}: JupyterLab could not open it: {error}"
     state = browser.execute_async_script(WAIT_FOR_NOTEBOOK, len(cells), markdown,
                                          RENDER_SECONDS - 5)
-    _screenshots(browser, path.stem)
+    _screenshots(browser, path.stem, cells)
     assert state["cells"] >= len(cells) and state["rendered"] >= markdown, (
         f"{path.name}: JupyterLab showed {state['cells']} of {len(cells)} cells and rendered "
         f"{state['rendered']} of {markdown} markdown cells within {RENDER_SECONDS} s")
