@@ -25,8 +25,10 @@ def fastest(*functions, repeats=5, budget=0.2):
 
     - the time is this process's CPU time (:func:`time.process_time`), so other programs on
       the machine do not count;
-    - Python's garbage collector is paused (chapter "From scalars to tensors" shows a
-      collection turning a straight line into a jump);
+    - Python's garbage collector is paused (chapter "From scalars to tensors" counts the
+      collections one step of a graph of scalars sets off). While it is paused, a function
+      that leaves many reference cycles behind slows the ones timed after it: time such a
+      function in a call of its own;
     - NumPy's BLAS runs one thread (through ``threadpoolctl``, when it is installed), so a
       matrix product does not depend on what the other cores are doing.
 
