@@ -24,7 +24,12 @@ endif
 export MPLBACKEND := Agg
 # ...but the notebooks the site build executes must keep Jupyter's inline backend: under Agg
 # their figures would silently vanish from the pages. So the builds below unset it.
-BUILD_ENV := env -u MPLBACKEND
+# The site shows a cell that raises on purpose in IPython's "Minimal" error mode: the error,
+# not a traceback through the build machine's temporary files. Only the builds use this
+# profile; a reader's own Jupyter (make lab) keeps full tracebacks.
+BUILD_IPYTHONDIR := $(abspath _build/ipython)
+BUILD_PROFILE := $(BUILD_IPYTHONDIR)/profile_default/ipython_kernel_config.py
+BUILD_ENV := env -u MPLBACKEND IPYTHONDIR=$(BUILD_IPYTHONDIR)
 
 .DEFAULT_GOAL := help
 .PHONY: help install mnist book test lint unit oldest notebooks standalone build-strict browser \
@@ -57,17 +62,23 @@ mnist: install ## find, download if needed, and check the MNIST files
 
 # jupyter-cache keys on the notebooks' code alone, so it would keep outputs made by an older
 # library: throw the cache away whenever src/ changes.
-_build/.library-stamp: $(wildcard src/hellograd/*.py) $(KERNEL_CONFIG)
+$(BUILD_PROFILE):
+	mkdir -p $(dir $@)
+	echo "c.InteractiveShell.xmode = 'Minimal'" > $@
+
+_build/.library-stamp: $(wildcard src/hellograd/*.py) $(KERNEL_CONFIG) $(BUILD_PROFILE)
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
-book: install mnist _build/.library-stamp ## build the site into _build/html
+book: install mnist _build/.library-stamp ## build the site into _build/html (and its PDF)
 	$(BUILD_ENV) $(JB) build .
+	$(MAKE) --no-print-directory pdf || echo "make book: the site is built, but not its PDF" \
+		"(make pdf needs Debian's chromium and poppler-utils; see README.md)"
 
 # Everything CI checks: the linter, unit tests (also on the oldest NumPy allowed), every
 # notebook under nbval and each on its own, a build with warnings as errors, every page of
 # that build opened in headless Chromium, and every chapter opened in JupyterLab there.
-test: lint unit oldest notebooks standalone build-strict browser lab-browser ## every test (what CI runs)
+test: lint unit oldest notebooks standalone build-strict pdf browser lab-browser ## every test (what CI runs)
 
 lint: install ## ruff over the Python sources (settings in pyproject.toml)
 	$(VENV)/bin/ruff check src tests benchmarks book/figures
@@ -142,7 +153,7 @@ bench: install ## time the MNIST training (about 3 minutes)
 	$(PYTHON) benchmarks/mnist_mlp.py --json benchmarks/results/mnist_mlp.json
 
 lab: install ## JupyterLab on book/ (flags: LAB_FLAGS="--port 8899 --no-browser")
-	$(BUILD_ENV) $(VENV)/bin/jupyter lab book $(LAB_FLAGS)
+	env -u MPLBACKEND $(VENV)/bin/jupyter lab book $(LAB_FLAGS)
 
 clean: ## remove _build (the site, caches, screenshots, the oldest-versions venv)
 	rm -rf _build
