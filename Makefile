@@ -8,7 +8,7 @@ JB     := $(VENV)/bin/jupyter-book
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 # The unit tests also run on the oldest versions pyproject.toml allows (`make oldest`).
 OLDEST_VENV ?= _build/venv-oldest
-OLDEST_PINS := numpy==1.24.4 matplotlib==3.7.5 pytest==9.2.0 hypothesis==6.170.15
+OLDEST_PINS := numpy==1.24.4 matplotlib==3.7.5 threadpoolctl==3.1.0 pytest==9.2.0 hypothesis==6.170.15
 # Seconds a notebook cell may run before the test fails (the longest cell takes about 15 s).
 CELL_TIMEOUT := 300
 # Extra flags for `make lab`, e.g. make lab LAB_FLAGS="--port 8899 --no-browser"
@@ -89,7 +89,7 @@ lint: install ## ruff over the Python sources (settings in pyproject.toml)
 unit: install ## unit tests
 	$(PYTHON) -m pytest tests
 
-# The oldest NumPy and matplotlib pyproject.toml accepts (float32 must stay float32 there too),
+# The oldest NumPy, matplotlib and threadpoolctl pyproject.toml accepts (float32 must stay float32 there too),
 # in a venv of their own beside the site (_build/venv-oldest; `make clean` removes it). They
 # have wheels for Python 3.11 and 3.12 only: on a newer Python this step says so and passes
 # (OLDEST_PYTHON=python3.12 picks an interpreter that can run it).
@@ -100,7 +100,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml Makefile
 	$(OLDEST_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-oldest: ## unit tests on NumPy 1.24 and matplotlib 3.7
+oldest: ## unit tests on the oldest NumPy, matplotlib, threadpoolctl allowed
 	@if $(OLDEST_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] > (3, 12))'; then \
 		$(MAKE) --no-print-directory $(OLDEST_VENV)/.installed && \
 		$(OLDEST_VENV)/bin/python -m pytest tests -p no:cacheprovider; \
