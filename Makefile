@@ -89,9 +89,9 @@ lint: install ## ruff over the Python sources (settings in pyproject.toml)
 unit: install ## unit tests
 	$(PYTHON) -m pytest tests
 
-# The oldest NumPy, matplotlib and threadpoolctl pyproject.toml accepts (float32 must stay float32 there too),
-# in a venv of their own beside the site (_build/venv-oldest; `make clean` removes it). They
-# have wheels for Python 3.11 and 3.12 only: on a newer Python this step says so and passes
+# The oldest NumPy, matplotlib and threadpoolctl pyproject.toml accepts (float32 must stay
+# float32 there too), in a venv of their own beside the site (_build/venv-oldest; `make clean`
+# removes it). They have wheels for Python 3.11 and 3.12 only: on a newer Python this step says so and passes
 # (OLDEST_PYTHON=python3.12 picks an interpreter that can run it).
 OLDEST_PYTHON ?= python3
 $(OLDEST_VENV)/.installed: pyproject.toml Makefile
