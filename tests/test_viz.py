@@ -1,12 +1,13 @@
 """`draw_graph` (chapter "Building the graph"): a matplotlib Figure that labels every node."""
 
-import matplotlib
+import pytest
 
+# The library needs only NumPy; drawing needs the [plot] extra, so without it these skip.
+matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from hellograd import Scalar, Tensor, draw_graph, topological_order  # noqa: E402
 

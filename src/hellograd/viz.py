@@ -111,6 +111,19 @@ def _rows(column, neighbours, sweeps=6):
     return row, max(len(layer) for layer in layers.values())
 
 
+def _pyplot(caller):
+    """matplotlib.pyplot, or an ImportError that says how to get it: the
+    library itself needs only NumPy, and drawing is an extra."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            f"{caller} draws with matplotlib, which is not installed: "
+            f'pip install "hellograd[plot]" (or matplotlib itself)'
+        ) from None
+    return plt
+
+
 def draw_graph(y, grads=None, highlight=(), ax=None, title=None,
                fontsize=9):
     """Draw the graph that computed ``y``: one box per node, inputs on the
@@ -126,7 +139,7 @@ def draw_graph(y, grads=None, highlight=(), ax=None, title=None,
     "Topological sort"); ``highlight`` is a node or nodes to draw in orange.
     Draws into ``ax`` if given. Returns the matplotlib Figure.
     """
-    import matplotlib.pyplot as plt
+    plt = _pyplot("draw_graph")
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
 
@@ -314,7 +327,7 @@ def slider_player(draw, values, *, alt, label="{}", start=0,
     import hashlib
     import io
 
-    import matplotlib.pyplot as plt
+    plt = _pyplot("slider_player")
 
     global _players_made
     values = list(values)
