@@ -154,10 +154,11 @@ def backpropagate(root, root_grad, on_gradient):
         grad = grads.pop(id(node))
         on_gradient(node, grad)
         for parent, rule in zip(node._parents, node._backward_rules):
-            if parent.requires_grad:
-                contribution = unbroadcast(rule(grad, node), parent.shape)
-                total = grads.get(id(parent))
-                grads[id(parent)] = contribution if total is None else total + contribution
+            if not parent.requires_grad:
+                continue
+            share = unbroadcast(rule(grad, node), parent.shape)
+            total = grads.get(id(parent))
+            grads[id(parent)] = share if total is None else total + share
     return order
 
 
@@ -172,7 +173,8 @@ def unbroadcast(grad, shape):
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    stretched = tuple(extra + i for i, n in enumerate(shape)
+                      if n == 1 and grad.shape[extra + i] != 1)
     # only new leading axes (a bias added to a batch): one sum, no reshape
     if extra > 0 and not stretched:
         return grad.sum(axis=tuple(range(extra)))
@@ -237,7 +239,8 @@ def _run_backward(root, seed, on_gradient, create_graph, retain_graph):
     ``retain_graph``.
     """
     with _grad_mode(create_graph):
-        order = backpropagate(root, seed, hooks.gradient_callback(on_gradient))
+        order = backpropagate(root, seed,
+                              hooks.gradient_callback(on_gradient))
     if not retain_graph:
         _free(order)
 
@@ -253,7 +256,8 @@ def _seed_gradient(y, grad):
                 "shape, or reduce first (e.g. y.sum())"
             )
         return _wrap(np.ones_like(y.data))
-    grad = grad if isinstance(grad, Tensor) else Tensor(np.asarray(grad, dtype=y.dtype))
+    if not isinstance(grad, Tensor):
+        grad = Tensor(np.asarray(grad, dtype=y.dtype))
     if grad.shape != y.shape:
         raise ValueError(f"backward: grad has shape {grad.shape} but the "
                          f"output has shape {y.shape}")
@@ -285,7 +289,8 @@ def retain_grad(tensor):
     """Make ``backward()`` keep ``tensor.grad``, though not a leaf: what
     :meth:`Tensor.retain_grad` calls (chapter "Topological sort")."""
     key = id(tensor)
-    _retaining_grad[key] = weakref.ref(tensor, lambda _, key=key: _retaining_grad.pop(key, None))
+    _retaining_grad[key] = weakref.ref(
+        tensor, lambda _, key=key: _retaining_grad.pop(key, None))
 
 
 def backward(y, grad=None, retain_graph=False):
@@ -316,10 +321,12 @@ def backward(y, grad=None, retain_graph=False):
         handed_out.add(id(array))
         node.grad = array
 
-    _run_backward(y, seed, keep, create_graph=False, retain_graph=retain_graph)
+    _run_backward(y, seed, keep, create_graph=False,
+                  retain_graph=retain_graph)
 
 
-def grad(y, inputs, grad_output=None, create_graph=False, retain_graph=None):
+def grad(y, inputs, grad_output=None, create_graph=False,
+         retain_graph=None):
     """Gradients of ``y`` with respect to ``inputs``, as Tensors; ``.grad``
     is left alone.
 
@@ -341,7 +348,8 @@ def grad(y, inputs, grad_output=None, create_graph=False, retain_graph=None):
     _check_has_graph(y, "grad()")
     for i, x in enumerate(inputs):
         if not isinstance(x, Tensor) or not x.requires_grad:
-            what = "does not require grad" if isinstance(x, Tensor) else "is not a Tensor"
+            what = ("does not require grad" if isinstance(x, Tensor)
+                    else "is not a Tensor")
             raise ValueError(f"grad(): input {i} {what}, so no gradient is "
                              "recorded for it; create it with "
                              "requires_grad=True")
@@ -352,7 +360,8 @@ def grad(y, inputs, grad_output=None, create_graph=False, retain_graph=None):
             wanted[id(node)] = g
 
     retain_graph = create_graph if retain_graph is None else retain_graph
-    _run_backward(y, _seed_gradient(y, grad_output), collect, create_graph, retain_graph)
-    grads = [wanted[id(x)] if wanted[id(x)] is not None else Tensor(np.zeros_like(x.data))
-             for x in inputs]
+    seed = _seed_gradient(y, grad_output)
+    _run_backward(y, seed, collect, create_graph, retain_graph)
+    grads = [wanted[id(x)] if wanted[id(x)] is not None
+             else Tensor(np.zeros_like(x.data)) for x in inputs]
     return grads[0] if single else grads
