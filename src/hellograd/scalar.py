@@ -1,17 +1,19 @@
 """`Scalar`: the teaching version of the engine, one Python float per node.
 
-Introduced in the chapter "Building the graph" and used again in "Topological
-sort". It is micrograd-sized on purpose: every operation computes its result,
-records its parents (a tuple, in argument order) and the op's name, and leaves
-a small closure ``_backward`` that *adds* its share of the gradient into each
-parent. ``backward()`` runs those closures once each, in reverse topological
-order (the iterative walk of :func:`hellograd.topological_order`).
+Introduced in the chapter "Building the graph" and used again in
+"Topological sort". It is micrograd-sized on purpose: every operation
+computes its result, records its parents (a tuple, in argument order) and
+the op's name, and leaves a small closure ``_backward`` that *adds* its
+share of the gradient into each parent. ``backward()`` runs those closures
+once each, in reverse topological order (the iterative walk of
+:func:`hellograd.topological_order`).
 
 Why the book then moves on to :class:`hellograd.Tensor`: a Scalar holds one
-number, so a layer with a million weights becomes a million Python objects and
-a million closure calls per backward pass. A Tensor node holds a whole NumPy
-array, and the same bookkeeping then costs one node per *array* operation
-(the chapter "From scalars to tensors" times the two against each other).
+number, so a layer with a million weights becomes a million Python objects
+and a million closure calls per backward pass. A Tensor node holds a whole
+NumPy array, and the same bookkeeping then costs one node per *array*
+operation (the chapter "From scalars to tensors" times the two against each
+other).
 """
 
 from __future__ import annotations
@@ -23,23 +25,28 @@ from .autograd import topological_order
 
 
 class Scalar:
-    """A float that remembers how it was computed (chapter "Building the graph").
+    """A float that remembers how it was computed (chapter "Building the
+    graph").
 
-    ``Scalar(value, parents=(), op="", name=None)``: ``value`` is the number,
-    ``parents`` the Scalars it was computed from, ``op`` the operation's name and
-    ``name`` an optional label for drawings. After ``y.backward()`` every node
-    ``v`` of the graph holds ``v.grad``, the derivative dy/dv.
+    ``Scalar(value, parents=(), op="", name=None)``: ``value`` is the
+    number, ``parents`` the Scalars it was computed from, ``op`` the
+    operation's name and ``name`` an optional label for drawings. After
+    ``y.backward()`` every node ``v`` of the graph holds ``v.grad``, the
+    derivative dy/dv.
 
-    Supports ``+ - * /`` with Scalars and plain numbers on either side, ``**`` with
-    a number as exponent, unary ``-``, and ``exp() tanh() relu() sin()``.
+    Supports ``+ - * /`` with Scalars and plain numbers on either side,
+    ``**`` with a number as exponent, unary ``-``, and
+    ``exp() tanh() relu() sin()``.
     """
 
-    # Scalars are always differentiated; hellograd.topological_order asks this.
+    # Scalars are always differentiated; hellograd.topological_order asks
+    # this.
     requires_grad = True
 
     def __init__(self, value, parents=(), op="", name=None):
         if not isinstance(value, numbers.Real):
-            raise TypeError(f"Scalar: value must be a real number, got {type(value).__name__}")
+            raise TypeError("Scalar: value must be a real number, got "
+                            f"{type(value).__name__}")
         self.value = float(value)
         self.grad = 0.0
         self.name = name
@@ -48,19 +55,21 @@ class Scalar:
         self._backward = lambda: None  # a leaf passes nothing further down
 
     def __repr__(self):
-        label = f", name={self.name!r}" if self.name else ""
-        return f"Scalar(value={self.value:.6g}, grad={self.grad:.6g}{label})"
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Scalar(value={self.value:.6g}, grad={self.grad:.6g}{name})"
 
     @staticmethod
     def _lift(other):
-        """A plain number becomes a leaf Scalar; anything else is not ours to handle."""
+        """A plain number becomes a leaf Scalar; anything else is not ours
+        to handle."""
         if isinstance(other, Scalar):
             return other
         if isinstance(other, numbers.Real):
             return Scalar(other)
         return None
 
-    # ----- primitive operations: each one records its parents and its local rule ----
+    # ----- primitive operations -------------------------------------------
+    # Each one records its parents and its local rule.
     def __add__(self, other):
         other = self._lift(other)
         if other is None:
@@ -90,14 +99,17 @@ class Scalar:
     def __pow__(self, exponent):
         if not isinstance(exponent, numbers.Real):
             raise TypeError(
-                f"Scalar ** : the exponent must be a plain number, got {type(exponent).__name__} "
-                f"(use Tensor for a differentiable exponent)"
+                "Scalar ** : the exponent must be a plain number, got "
+                f"{type(exponent).__name__} (use Tensor for a "
+                "differentiable exponent)"
             )
         out = Scalar(self.value ** exponent, (self,), f"**{exponent:g}")
 
-        def _backward():  # d(a^n)/da = n a^(n-1); a constant (n = 0) passes nothing, even at a = 0
+        # d(a^n)/da = n a^(n-1); for n = 0 nothing passes, even at a = 0
+        def _backward():
             if exponent != 0:
-                self.grad += exponent * self.value ** (exponent - 1) * out.grad
+                slope = exponent * self.value ** (exponent - 1)
+                self.grad += slope * out.grad
 
         out._backward = _backward
         return out
@@ -123,7 +135,8 @@ class Scalar:
         return out
 
     def relu(self):
-        """max(self, 0); the derivative at exactly 0 is taken to be 0 (chapter "Building the graph")."""
+        """max(self, 0); the derivative at exactly 0 is taken to be 0
+        (chapter "Building the graph")."""
         out = Scalar(max(self.value, 0.0), (self,), "relu")
 
         def _backward():
@@ -142,7 +155,8 @@ class Scalar:
         out._backward = _backward
         return out
 
-    # ----- derived operations: one-liners over the primitives, no rules of their own --
+    # ----- derived operations ---------------------------------------------
+    # One-liners over the primitives, with no rules of their own.
     def __neg__(self):
         return self * -1
 
@@ -167,15 +181,17 @@ class Scalar:
     def __rtruediv__(self, other):
         return self ** -1 * other
 
-    # ----- the backward pass ------------------------------------------------------
+    # ----- the backward pass ----------------------------------------------
     def backward(self):
-        """Fill ``.grad`` of every node this Scalar depends on with d(self)/d(node)
-        (chapter "Building the graph"; its order, chapter "Topological sort").
+        """Fill ``.grad`` of every node this Scalar depends on with
+        d(self)/d(node) (chapter "Building the graph"; its order, chapter
+        "Topological sort").
 
-        Unlike :meth:`Tensor.backward`, every call starts again from zero: the
-        teaching engine keeps one gradient per node and no history across calls.
-        Nodes are visited in reverse topological order, found without recursion,
-        so each node has received every contribution before it passes its own on.
+        Unlike :meth:`Tensor.backward`, every call starts again from zero:
+        the teaching engine keeps one gradient per node and no history
+        across calls. Nodes are visited in reverse topological order, found
+        without recursion, so each node has received every contribution
+        before it passes its own on.
         """
         order = topological_order(self)
         for node in order:
