@@ -1,18 +1,20 @@
-"""Anomaly mode: find the first operation that produces a NaN or an infinity.
+"""Anomaly mode: find the first operation that produces a NaN or an
+infinity.
 
 Introduced in the chapter "When autodiff fails: custom gradients".
 
-A NaN spreads: once one number is NaN, everything computed from it is NaN, and
-by the time a loss prints ``nan`` the operation that started it is long gone.
-Inside :func:`detect_anomaly` every operation remembers the line of *your* code
-that created it, and the first result (forward pass) or gradient (backward
-pass) that is not finite raises :class:`AnomalyError`, naming that operation
-and that line.
+A NaN spreads: once one number is NaN, everything computed from it is NaN,
+and by the time a loss prints ``nan`` the operation that started it is long
+gone. Inside :func:`detect_anomaly` every operation remembers the line of
+*your* code that created it, and the first result (forward pass) or gradient
+(backward pass) that is not finite raises :class:`AnomalyError`, naming that
+operation and that line.
 
-It joins the engine through the engine's one seam, :data:`hellograd.autograd.hooks`:
-while it is on, every new node goes through :func:`on_forward`, and every node's
-gradient through :func:`on_gradient` before the backward pass uses it. When it is
-off, the engine runs without it and pays nothing for it.
+It joins the engine through the engine's one seam,
+:data:`hellograd.autograd.hooks`: while it is on, every new node goes
+through :func:`on_forward`, and every node's gradient through
+:func:`on_gradient` before the backward pass uses it. When it is off, the
+engine runs without it and pays nothing for it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import numpy as np
 
 from . import autograd
 
-enabled = False  # True while any detect_anomaly() block is open, in any thread
+# True while any detect_anomaly() block is open, in any thread
+enabled = False
 _open_blocks = 0
 _lock = threading.Lock()
 _saved_hooks = None
@@ -38,8 +41,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class AnomalyError(FloatingPointError):
-    """Raised inside :func:`detect_anomaly` by the first op whose forward value or
-    backward gradient contains NaN or inf.
+    """Raised inside :func:`detect_anomaly` by the first op whose forward
+    value or backward gradient contains NaN or inf.
 
     Attributes: ``op`` (the operation's name), ``phase`` (``"forward"`` or
     ``"backward"``) and ``site`` (``"file:line"`` where the op was created).
@@ -53,15 +56,17 @@ class AnomalyError(FloatingPointError):
 
 @contextlib.contextmanager
 def detect_anomaly():
-    """A context manager that stops at the first NaN or inf, forward or backward.
+    """A context manager that stops at the first NaN or inf, forward or
+    backward.
 
-    Slower (each operation looks at its result and at the Python call stack), so
-    use it to hunt a NaN down, not to train. Anomaly mode is process-wide: it is
-    on while any thread is inside a ``detect_anomaly()`` block.
+    Slower (each operation looks at its result and at the Python call
+    stack), so use it to hunt a NaN down, not to train. Anomaly mode is
+    process-wide: it is on while any thread is inside a ``detect_anomaly()``
+    block.
 
     >>> with detect_anomaly():
-    ...     loss = model(X).sum()   # raises AnomalyError at the first bad op
-    ...     loss.backward()         # ... or at the first bad gradient
+    ...     loss = model(X).sum()  # raises AnomalyError at the first bad op
+    ...     loss.backward()        # ... or at the first bad gradient
 
     Introduced in the chapter "When autodiff fails: custom gradients".
     """
@@ -73,8 +78,8 @@ def detect_anomaly():
 
 
 def _open(step):
-    """Count the open blocks; install the checks in the engine's hooks on the first, and
-    put the previous hooks back after the last."""
+    """Count the open blocks; install the checks in the engine's hooks on
+    the first, and put the previous hooks back after the last."""
     global enabled, _open_blocks, _saved_hooks
     hooks = autograd.hooks
     with _lock:
@@ -88,11 +93,13 @@ def _open(step):
 
 
 def _origin():
-    """``(site, in_backward)``: ``file:line: source`` of the innermost caller outside the
-    hellograd package, and whether a backward pass is running in this thread (then the
-    op is part of a gradient). The call stack answers both, and it is each thread's own."""
+    """``(site, in_backward)``: ``file:line: source`` of the innermost
+    caller outside the hellograd package, and whether a backward pass is
+    running in this thread (then the op is part of a gradient). The call
+    stack answers both, and it is each thread's own."""
     frame = sys._getframe(2)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+    while frame is not None and (os.path.abspath(frame.f_code.co_filename)
+                                 .startswith(_PACKAGE_DIR)):
         frame = frame.f_back
     if frame is None:
         site = "<unknown>"
@@ -108,38 +115,43 @@ def _origin():
 
 
 def _where(filename, line):
-    """``file:line``, or for a notebook cell (whose code IPython keeps in a numbered
-    temporary file) "line N of a notebook cell": never the machine's temporary folders."""
-    if filename.startswith("<") or re.search(r"ipykernel_\d+[/\\]\d+\.py$", filename):
+    """``file:line``, or for a notebook cell (whose code IPython keeps in a
+    numbered temporary file) "line N of a notebook cell": never the
+    machine's temporary folders."""
+    notebook = re.search(r"ipykernel_\d+[/\\]\d+\.py$", filename)
+    if filename.startswith("<") or notebook:
         return f"line {line} of a notebook cell"
     return f"{filename}:{line}"
 
 
 def _describe(values):
     bad = values[~np.isfinite(values)]
-    kinds = [kind for kind, present in (("nan", np.isnan(bad).any()), ("inf", np.isinf(bad).any())) if present]
-    return f"{' and '.join(kinds)} in {bad.size} of {values.size} element(s)"
+    found = (("nan", np.isnan(bad).any()), ("inf", np.isinf(bad).any()))
+    kinds = " and ".join(kind for kind, present in found if present)
+    return f"{kinds} in {bad.size} of {values.size} element(s)"
 
 
 def on_forward(out):
-    """Every new op, in anomaly mode: remember where it was created and check its value.
+    """Every new op, in anomaly mode: remember where it was created and
+    check its value.
 
     An op that a backward rule creates is part of a gradient, which
-    :func:`on_gradient` checks instead. The ``node_made`` hook of anomaly mode
-    (chapter "When autodiff fails: custom gradients").
+    :func:`on_gradient` checks instead. The ``node_made`` hook of anomaly
+    mode (chapter "When autodiff fails: custom gradients").
     """
     out._site, in_backward = _origin()
     if not in_backward and not np.all(np.isfinite(out.data)):
         raise AnomalyError(
-            f"op {out._op!r} produced {_describe(out.data)} in the forward pass; "
-            f"it was created at {out._site}",
+            f"op {out._op!r} produced {_describe(out.data)} in the forward "
+            f"pass; it was created at {out._site}",
             out._op, "forward", out._site)
     return out
 
 
 def _checking(on_gradient_of_pass):
-    """Wrap a backward pass's ``on_gradient(node, grad)`` so that every gradient is
-    checked first; the nodes seen so far are kept to find the rule at fault."""
+    """Wrap a backward pass's ``on_gradient(node, grad)`` so that every
+    gradient is checked first; the nodes seen so far are kept to find the
+    rule at fault."""
     seen = []
 
     def checked(node, grad):
@@ -151,26 +163,31 @@ def _checking(on_gradient_of_pass):
 
 
 def on_gradient(node, grad, seen):
-    """Check the gradient ``node`` received in a backward pass, in anomaly mode.
+    """Check the gradient ``node`` received in a backward pass, in anomaly
+    mode.
 
     If it is not finite, one of the rules that sent it a share is at fault:
-    ``seen``, the nodes already handled with their gradients, holds every node
-    that uses ``node``, and running their rules for it again finds the first
-    share that is not finite, so the error names that op and input (chapter
-    "When autodiff fails: custom gradients").
+    ``seen``, the nodes already handled with their gradients, holds every
+    node that uses ``node``, and running their rules for it again finds the
+    first share that is not finite, so the error names that op and input
+    (chapter "When autodiff fails: custom gradients").
     """
     if np.all(np.isfinite(grad.data)):
         return
     for user, user_grad in seen:
-        for index, (parent, rule) in enumerate(zip(user._parents, user._backward_rules)):
+        pairs = zip(user._parents, user._backward_rules)
+        for index, (parent, rule) in enumerate(pairs):
             share = rule(user_grad, user).data if parent is node else None
             if share is not None and not np.all(np.isfinite(share)):
                 site = getattr(user, "_site", None) or _NOT_RECORDED
                 raise AnomalyError(
-                    f"op {user._op!r} produced {_describe(share)} in the backward pass "
-                    f"(the gradient for its input {index}); it was created at {site}",
+                    f"op {user._op!r} produced {_describe(share)} in the "
+                    f"backward pass (the gradient for its input {index}); "
+                    f"it was created at {site}",
                     user._op, "backward", site)
     site = getattr(node, "_site", None) or "<not recorded>"
-    where = "the gradient backward() was given" if not seen else "the sum of its finite gradients"
-    raise AnomalyError(f"{where} for op {node._op or 'input'!r} holds {_describe(grad.data)}; "
-                       f"it was created at {site}", node._op, "backward", site)
+    where = ("the sum of its finite gradients" if seen
+             else "the gradient backward() was given")
+    raise AnomalyError(f"{where} for op {node._op or 'input'!r} holds "
+                       f"{_describe(grad.data)}; it was created at "
+                       f"{site}", node._op, "backward", site)

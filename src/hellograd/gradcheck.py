@@ -13,17 +13,19 @@ from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """Raised by :func:`gradcheck` when an analytic gradient disagrees with the numeric one
-    (chapter "From scalars to tensors")."""
+    """Raised by :func:`gradcheck` when an analytic gradient disagrees with
+    the numeric one (chapter "From scalars to tensors")."""
 
 
 def numeric_gradient(fn, inputs, index, eps=1e-6):
-    """Central differences (f(x + eps) - f(x - eps)) / (2 eps) of ``sum(fn(*inputs))``
-    with respect to ``inputs[index]``, one element at a time, in float64
-    (chapter "From scalars to tensors")."""
+    """Central differences (f(x + eps) - f(x - eps)) / (2 eps) of
+    ``sum(fn(*inputs))`` with respect to ``inputs[index]``, one element at a
+    time, in float64 (chapter "From scalars to tensors")."""
     x = inputs[index]
-    if x.dtype != np.float64:  # a step of 1e-6 would be lost in float32's rounding, silently
-        raise TypeError(f"numeric_gradient: input {index} is {x.dtype}; differences need float64")
+    # a step of 1e-6 would be lost in float32's rounding, silently
+    if x.dtype != np.float64:
+        raise TypeError(f"numeric_gradient: input {index} is {x.dtype}; "
+                        "differences need float64")
     gradient = np.zeros_like(x.data)
     with no_grad():
         for position in np.ndindex(x.shape):
@@ -38,34 +40,42 @@ def numeric_gradient(fn, inputs, index, eps=1e-6):
 
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
-    """Compare the reverse-mode gradients of ``fn`` with central finite differences.
+    """Compare the reverse-mode gradients of ``fn`` with central finite
+    differences.
 
-    ``fn`` takes Tensors and returns a Tensor (a non-scalar output is summed).
-    Each input (a Tensor, array or number) is copied to float64 so the finite
-    differences are accurate. Returns ``True``, or raises :class:`GradcheckError`
-    naming the input, the element index and both values of the worst mismatch,
-    where ``|analytic - numeric| <= atol + rtol * |numeric|`` fails.
-    Introduced in the chapter "From scalars to tensors".
+    ``fn`` takes Tensors and returns a Tensor (a non-scalar output is
+    summed). Each input (a Tensor, array or number) is copied to float64 so
+    the finite differences are accurate. Returns ``True``, or raises
+    :class:`GradcheckError` naming the input, the element index and both
+    values of the worst mismatch, where
+    ``|analytic - numeric| <= atol + rtol * |numeric|`` fails. Introduced in
+    the chapter "From scalars to tensors".
     """
     tensors = [
-        Tensor(np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True)
+        Tensor(np.array(x.data if isinstance(x, Tensor) else x,
+                        dtype=np.float64),
+               requires_grad=True)
         for x in inputs
     ]
     output = fn(*tensors)
     if not isinstance(output, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+        raise TypeError("gradcheck: fn must return a Tensor, got "
+                        f"{type(output).__name__}")
     if not output.requires_grad:
-        raise GradcheckError("gradcheck: the output does not depend on any input")
+        raise GradcheckError("gradcheck: the output does not depend on any "
+                             "input")
     output.sum().backward()
     for i, x in enumerate(tensors):
         analytic = x.grad if x.grad is not None else np.zeros_like(x.data)
         numeric = numeric_gradient(fn, tensors, i, eps)
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if error.size and (np.isnan(error).any() or error.max() > 0):
-            worst = np.unravel_index(np.nanargmax(np.where(np.isnan(error), np.inf, error)), x.shape)
+            nan_first = np.where(np.isnan(error), np.inf, error)
+            worst = np.unravel_index(np.nanargmax(nan_first), x.shape)
             raise GradcheckError(
-                f"gradcheck: input {i} (shape {x.shape}), index {tuple(int(k) for k in worst)}: "
-                f"reverse mode gives {float(analytic[worst])!r}, "
-                f"finite differences give {float(numeric[worst])!r}"
+                f"gradcheck: input {i} (shape {x.shape}), index "
+                f"{tuple(int(k) for k in worst)}: reverse mode gives "
+                f"{float(analytic[worst])!r}, finite differences give "
+                f"{float(numeric[worst])!r}"
             )
     return True
