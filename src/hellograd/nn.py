@@ -4,10 +4,10 @@ Introduced in the chapters "Learning from data" (``Module``, ``Linear``,
 ``ReLU``, ``Sequential``, ``cross_entropy``) and "The full MNIST network"
 (``state_dict``, ``save`` and ``load``).
 
-A :class:`Module` is an object whose attributes are its parameters (tensors that
-require grad) and its sub-modules. Nothing is registered by hand: ``parameters()``
-walks the attributes in the order they were assigned, so the order is the same
-on every run and on every machine.
+A :class:`Module` is an object whose attributes are its parameters (tensors
+that require grad) and its sub-modules. Nothing is registered by hand:
+``parameters()`` walks the attributes in the order they were assigned, so
+the order is the same on every run and on every machine.
 """
 
 from __future__ import annotations
@@ -25,18 +25,20 @@ class Module:
     """Base class of every layer and network (chapter "Learning from data").
 
     Subclasses set their parameters and sub-modules as attributes in
-    ``__init__`` and define ``forward``; calling the module calls ``forward``.
-    Lists and tuples of modules or tensors are walked too.
+    ``__init__`` and define ``forward``; calling the module calls
+    ``forward``. Lists and tuples of modules or tensors are walked too.
     """
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+        raise NotImplementedError(f"{type(self).__name__} must define "
+                                  "forward()")
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
     def named_parameters(self):
-        """``(name, tensor)`` for every parameter, e.g. ``("layers.0.weight", W)``.
+        """``(name, tensor)`` for every parameter, e.g.
+        ``("layers.0.weight", W)``.
 
         Depth first, in attribute-assignment order. A tensor reachable twice
         (a shared weight) is listed once, under its first name (chapter
@@ -54,77 +56,92 @@ class Module:
         return [tensor for _, tensor in self.named_parameters()]
 
     def zero_grad(self):
-        """Forget the gradients of the last backward pass, which accumulate otherwise
-        (chapter "Learning from data")."""
+        """Forget the gradients of the last backward pass, which accumulate
+        otherwise (chapter "Learning from data")."""
         for tensor in self.parameters():
             tensor.grad = None
 
     def state_dict(self):
         """A dict from parameter name to a copy of its values, NumPy arrays
         (chapter "The full MNIST network")."""
-        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        return {name: tensor.data.copy()
+                for name, tensor in self.named_parameters()}
 
     def load_state_dict(self, state):
         """Copy the arrays of ``state`` into the parameters, in place.
 
-        In place, so an optimizer created earlier still holds the same tensors.
-        The names must match exactly and every shape must agree; otherwise
-        nothing is changed and a ``ValueError`` says what differs (chapter "The
-        full MNIST network").
+        In place, so an optimizer created earlier still holds the same
+        tensors. The names must match exactly and every shape must agree;
+        otherwise nothing is changed and a ``ValueError`` says what differs
+        (chapter "The full MNIST network").
         """
         own = dict(self.named_parameters())
         missing = [name for name in own if name not in state]
         unexpected = [name for name in state if name not in own]
         if missing or unexpected:
             raise ValueError(
-                f"load_state_dict: parameter names differ from {type(self).__name__}'s; "
-                f"missing: {missing or 'none'}, unexpected: {unexpected or 'none'}"
+                "load_state_dict: parameter names differ from "
+                f"{type(self).__name__}'s; missing: {missing or 'none'}, "
+                f"unexpected: {unexpected or 'none'}"
             )
         arrays = {name: np.asarray(state[name]) for name in own}
         for name, tensor in own.items():
             array = arrays[name]
             if array.shape != tensor.shape:
                 raise ValueError(
-                    f"load_state_dict: '{name}' has shape {array.shape} in the saved weights "
-                    f"but {tensor.shape} in the model"
+                    f"load_state_dict: '{name}' has shape {array.shape} in "
+                    f"the saved weights but {tensor.shape} in the model"
                 )
             if array.dtype.kind not in "fiu":
-                raise ValueError(f"load_state_dict: '{name}' holds {array.dtype} values, not numbers")
+                raise ValueError(f"load_state_dict: '{name}' holds "
+                                 f"{array.dtype} values, not numbers")
         for name, tensor in own.items():
-            tensor.data[...] = arrays[name]  # converted to the parameter's dtype
+            # converted to the parameter's dtype
+            tensor.data[...] = arrays[name]
 
     def save(self, path):
-        """Write ``state_dict()`` to a NumPy ``.npz`` file (chapter "The full MNIST network").
+        """Write ``state_dict()`` to a NumPy ``.npz`` file (chapter "The
+        full MNIST network").
 
-        The file is written beside ``path`` and renamed into place once complete, so a
-        failure or Ctrl-C part-way leaves an earlier file at ``path`` as it was.
+        The file is written beside ``path`` and renamed into place once
+        complete, so a failure or Ctrl-C part-way leaves an earlier file at
+        ``path`` as it was.
         """
-        with atomic_write(path) as file:  # a file, not a name: np.savez would add ".npz" to it
+        # a file, not a name: np.savez would add ".npz" to it
+        with atomic_write(path) as file:
             np.savez(file, **self.state_dict())
 
     def load(self, path):
-        """Read weights written by :meth:`save` into this module (checked by name and shape).
+        """Read weights written by :meth:`save` into this module (checked by
+        name and shape).
 
-        Nothing changes unless the file is whole and every name and shape fits; otherwise a
-        ``ValueError`` names the file and what differs (and ``FileNotFoundError`` if absent).
+        Nothing changes unless the file is whole and every name and shape
+        fits; otherwise a ``ValueError`` names the file and what differs
+        (and ``FileNotFoundError`` if absent).
         """
         path = os.fspath(path)
-        shapes = {name: tensor.shape for name, tensor in self.named_parameters()}
+        shapes = {name: tensor.shape
+                  for name, tensor in self.named_parameters()}
         try:
-            state = read_npz(path, shapes)  # arrays of other names or shapes are not read
+            # arrays of other names or shapes are not read
+            state = read_npz(path, shapes)
         except FileNotFoundError:
-            raise FileNotFoundError(f"load: no weights file at {path!r}; write one with save()") from None
+            raise FileNotFoundError(f"load: no weights file at {path!r}; "
+                                    "write one with save()") from None
         except ValueError as error:
-            raise ValueError(f"load: {path!r} is not a weights file written by save(): {error}") from None
+            raise ValueError(f"load: {path!r} is not a weights file "
+                             f"written by save(): {error}") from None
         try:
             self.load_state_dict(state)
         except ValueError as error:
             reason = str(error).removeprefix("load_state_dict: ")
-            raise ValueError(f"load: {path!r} does not fit this model: {reason}") from None
+            raise ValueError(f"load: {path!r} does not fit this model: "
+                             f"{reason}") from None
 
 
 def _walk(value, name):
-    """Depth-first ``(name, tensor)`` pairs below ``value``; see :meth:`Module.named_parameters`."""
+    """Depth-first ``(name, tensor)`` pairs below ``value``; see
+    :meth:`Module.named_parameters`."""
     if isinstance(value, Tensor):
         if value.requires_grad:
             yield name, value
@@ -138,25 +155,30 @@ def _walk(value, name):
 
 
 class Linear(Module):
-    """``x @ weight + bias``: a fully connected layer (chapter "Learning from data").
+    """``x @ weight + bias``: a fully connected layer (chapter "Learning
+    from data").
 
     ``weight`` has shape ``(in_features, out_features)``, so a batch of rows
-    ``x`` of shape ``(n, in_features)`` maps to ``(n, out_features)``. Weights
-    start with He initialisation, normal with variance ``2 / in_features``, which
-    keeps the size of the signal steady through ReLU layers; biases start at
-    zero. ``rng`` is a seed or a ``numpy.random.Generator`` (pass one for
-    results you can reproduce); ``dtype`` is float32 unless you ask otherwise.
+    ``x`` of shape ``(n, in_features)`` maps to ``(n, out_features)``.
+    Weights start with He initialisation, normal with variance
+    ``2 / in_features``, which keeps the size of the signal steady through
+    ReLU layers; biases start at zero. ``rng`` is a seed or a
+    ``numpy.random.Generator`` (pass one for results you can reproduce);
+    ``dtype`` is float32 unless you ask otherwise.
     """
 
-    def __init__(self, in_features, out_features, rng=None, dtype=np.float32):
+    def __init__(self, in_features, out_features, rng=None,
+                 dtype=np.float32):
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
-            raise TypeError(f"Linear: dtype must be a floating type, not {dtype}")
+            raise TypeError("Linear: dtype must be a floating type, not "
+                            f"{dtype}")
         rng = np.random.default_rng(rng)
         scale = np.sqrt(2.0 / in_features)
         weight = rng.standard_normal((in_features, out_features)) * scale
         self.weight = Tensor(weight.astype(dtype), requires_grad=True)
-        self.bias = Tensor(np.zeros(out_features, dtype=dtype), requires_grad=True)
+        bias = np.zeros(out_features, dtype=dtype)
+        self.bias = Tensor(bias, requires_grad=True)
 
     def forward(self, x):
         return linear(x, self.weight, self.bias)
@@ -167,7 +189,8 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)`` as a layer, for :class:`Sequential` (chapter "Learning from data")."""
+    """``max(x, 0)`` as a layer, for :class:`Sequential` (chapter "Learning
+    from data")."""
 
     def forward(self, x):
         return x.relu()
@@ -177,15 +200,18 @@ class ReLU(Module):
 
 
 class Sequential(Module):
-    """Layers applied one after the other: ``Sequential(Linear(2, 16), ReLU(), Linear(16, 3))``.
+    """Layers applied one after the other:
+    ``Sequential(Linear(2, 16), ReLU(), Linear(16, 3))``.
 
-    Its parameters are named ``layers.<index>.<name>`` (chapter "Learning from data").
+    Its parameters are named ``layers.<index>.<name>`` (chapter "Learning
+    from data").
     """
 
     def __init__(self, *layers):
         for layer in layers:
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: every layer must be a Module, got {type(layer).__name__}")
+                raise TypeError("Sequential: every layer must be a Module, "
+                                f"got {type(layer).__name__}")
         self.layers = list(layers)
 
     def forward(self, x):
@@ -200,93 +226,115 @@ class Sequential(Module):
         return len(self.layers)
 
     def __repr__(self):
-        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        inner = "".join(f"\n  ({i}): "
+                        f"{layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential({inner}\n)"
 
 
 def linear(x, weight, bias):
-    """``x @ weight + bias`` as one operation (chapter "Learning from data").
+    """``x @ weight + bias`` as one operation (chapter "Learning from
+    data").
 
-    The same value and the same gradients as the composition ``x @ weight +
-    bias``, written as a single node with one rule per input: the gradient
-    ``g`` of the output goes back to ``x`` as ``g @ weight.T``, to ``weight``
-    as ``x.T @ g``, and to ``bias`` summed over the batch, because the bias was
-    added to every row. One node instead of two is less bookkeeping for the
-    engine, and the bias is added in place, without a second output array.
-    ``x`` is a batch of shape ``(n, in_features)``.
+    The same value and the same gradients as the composition
+    ``x @ weight + bias``, written as a single node with one rule per input:
+    the gradient ``g`` of the output goes back to ``x`` as ``g @ weight.T``,
+    to ``weight`` as ``x.T @ g``, and to ``bias`` summed over the batch,
+    because the bias was added to every row. One node instead of two is less
+    bookkeeping for the engine, and the bias is added in place, without a
+    second output array. ``x`` is a batch of shape ``(n, in_features)``.
 
     Each rule is written twice. With Tensor operations, for a backward pass
-    that is itself recorded (``create_graph=True``: grad mode is then on), so
-    that it can be differentiated again; and on the arrays inside, wrapped back
-    into a Tensor, for one that is not: the same formula without building a
-    Tensor, with its checks, for every step of it.
+    that is itself recorded (``create_graph=True``: grad mode is then on),
+    so that it can be differentiated again; and on the arrays inside,
+    wrapped back into a Tensor, for one that is not: the same formula
+    without building a Tensor, with its checks, for every step of it.
     """
-    x, bias = weight._lift(x, "linear"), weight._lift(bias, "linear")  # arrays take weight's dtype
+    # arrays take weight's dtype
+    x, bias = weight._lift(x, "linear"), weight._lift(bias, "linear")
     x_shape, w_shape = x.data.shape, weight.data.shape
     if len(x_shape) != 2 or len(w_shape) != 2 or x_shape[1] != w_shape[0]:
         raise ValueError(
-            f"linear: expected x of shape (batch, {w_shape[0] if len(w_shape) == 2 else '?'}) "
-            f"for a weight of shape {w_shape}, got x of shape {x_shape}"
+            "linear: expected x of shape (batch, "
+            f"{w_shape[0] if len(w_shape) == 2 else '?'}) for a weight of "
+            f"shape {w_shape}, got x of shape {x_shape}"
         )
     if bias.data.shape != w_shape[1:]:
-        raise ValueError(f"linear: bias must have shape {w_shape[1:]}, got {bias.shape}")
+        raise ValueError(f"linear: bias must have shape {w_shape[1:]}, got "
+                         f"{bias.shape}")
     out = x.data @ weight.data
     out += bias.data
     return make_op("linear", out, (x, weight, bias), (
-        lambda g, out: g @ weight.mT if is_grad_enabled() else _wrap(g.data @ weight.data.T),
-        lambda g, out: x.mT @ g if is_grad_enabled() else _wrap(x.data.T @ g.data),
-        lambda g, out: g.sum(axis=0) if is_grad_enabled() else _wrap(g.data.sum(axis=0)),
+        lambda g, out: g @ weight.mT if is_grad_enabled()
+            else _wrap(g.data @ weight.data.T),
+        lambda g, out: x.mT @ g if is_grad_enabled()
+            else _wrap(x.data.T @ g.data),
+        lambda g, out: g.sum(axis=0) if is_grad_enabled()
+            else _wrap(g.data.sum(axis=0)),
     ))
 
 
 def cross_entropy(logits, labels):
-    """Mean over the batch of ``-log softmax(logits)[label]`` (chapter "Learning from data").
+    """Mean over the batch of ``-log softmax(logits)[label]`` (chapter
+    "Learning from data").
 
     ``logits`` is a Tensor of shape ``(n, classes)``; ``labels`` holds ``n``
     integer class indices (a NumPy array, list or Tensor). The value comes
-    from the stable :meth:`~hellograd.tensor.Tensor.log_softmax`, so a large logit cannot
-    overflow ``exp``. The loss is one node of the graph, whose backward rule
-    is the gradient worked out in the chapter: ``(softmax(logits) -
-    one_hot(labels)) / n``, written with Tensor operations so that it can be
-    differentiated again, and on the arrays for a backward pass that is not
-    recorded, as :func:`linear`'s rules are.
+    from the stable :meth:`~hellograd.tensor.Tensor.log_softmax`, so a large
+    logit cannot overflow ``exp``. The loss is one node of the graph, whose
+    backward rule is the gradient worked out in the chapter:
+    ``(softmax(logits) - one_hot(labels)) / n``, written with Tensor
+    operations so that it can be differentiated again, and on the arrays for
+    a backward pass that is not recorded, as :func:`linear`'s rules are.
     """
     if not isinstance(logits, Tensor):
-        raise TypeError(f"cross_entropy: logits must be a Tensor, got {type(logits).__name__}")
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+        raise TypeError("cross_entropy: logits must be a Tensor, got "
+                        f"{type(logits).__name__}")
+    if isinstance(labels, Tensor):
+        labels = labels.data
+    labels = np.asarray(labels)
     if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (batch, classes), got {logits.shape}")
+        raise ValueError("cross_entropy: logits must have shape (batch, "
+                         f"classes), got {logits.shape}")
     n, classes = logits.shape
     if labels.shape != (n,):
         raise ValueError(
-            f"cross_entropy: expected {n} labels of shape ({n},) for logits of shape "
-            f"{logits.shape}, got labels of shape {labels.shape}"
+            f"cross_entropy: expected {n} labels of shape ({n},) for "
+            f"logits of shape {logits.shape}, got labels of shape "
+            f"{labels.shape}"
         )
     if labels.dtype.kind not in "iu":
-        if labels.dtype.kind != "f" or not np.array_equal(labels, np.round(labels)):
-            raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
+        if (labels.dtype.kind != "f"
+                or not np.array_equal(labels, np.round(labels))):
+            raise TypeError("cross_entropy: labels must be integer class "
+                            f"indices, got dtype {labels.dtype}")
         labels = labels.astype(np.intp)
     if n == 0:
-        raise ValueError("cross_entropy: the batch is empty, so its mean loss is undefined")
+        raise ValueError("cross_entropy: the batch is empty, so its mean "
+                         "loss is undefined")
     rows = np.arange(n)
     one_hot = np.zeros_like(logits.data)
     try:
-        one_hot[rows, labels] = 1  # raises IndexError for a label >= classes
-        in_range = labels.min() >= 0  # a negative label would silently count from the end
+        # raises IndexError for a label >= classes
+        one_hot[rows, labels] = 1
+        # a negative label would silently count from the end
+        in_range = labels.min() >= 0
     except IndexError:
         in_range = False
     if not in_range:
         raise ValueError(
-            f"cross_entropy: labels must lie in 0..{classes - 1}, got values from "
-            f"{labels.min()} to {labels.max()}"
+            f"cross_entropy: labels must lie in 0..{classes - 1}, got "
+            f"values from {labels.min()} to {labels.max()}"
         )
-    # Recorded like any operation, so that the rule below, which uses it, can itself be
-    # differentiated; the backward pass then needs only its exp, not a second log_softmax.
+    # Recorded like any operation, so that the rule below, which uses it,
+    # can itself be differentiated; the backward pass then needs only its
+    # exp, not a second log_softmax.
     log_probs = logits.log_softmax(axis=1)
     picked = log_probs.data[rows, labels]
-    # Divided by n in the logits' dtype: on NumPy 1.x a float32 scalar divided by a Python int
-    # is float64. (ndarray.mean is slower, in Python.)
+    # Divided by n in the logits' dtype: on NumPy 1.x a float32 scalar
+    # divided by a Python int is float64. (ndarray.mean is slower, in
+    # Python.)
     loss = -picked.sum() / picked.dtype.type(n)
     return make_op("cross_entropy", loss, (logits,), (
-        lambda g, out: (log_probs.exp() - one_hot) * (g / n) if is_grad_enabled()
-        else _wrap((np.exp(log_probs.data) - one_hot) * g.data / n),))
+        lambda g, out: (log_probs.exp() - one_hot) * (g / n)
+            if is_grad_enabled()
+            else _wrap((np.exp(log_probs.data) - one_hot) * g.data / n),))
