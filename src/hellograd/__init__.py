@@ -1,4 +1,5 @@
-"""hellograd: a small, fast reverse-mode automatic differentiation engine on NumPy.
+"""hellograd: a small, fast reverse-mode automatic differentiation engine on
+NumPy.
 
 Written chapter by chapter in the book *Hello, Autodiff*.
 """
@@ -11,21 +12,24 @@ from .gradcheck import GradcheckError, gradcheck
 from .listing import show_source
 from .scalar import Scalar
 from .tensor import Tensor, make_op
-# Importing ops also adds its methods to Tensor (x.clip, x.logsumexp, x.var, ...).
+# Importing ops also adds methods to Tensor (x.clip, x.logsumexp, ...).
 from .ops import concatenate, maximum, minimum, stack, where
 from .viz import draw_graph
 
-# The building blocks of Part III, as `hellograd.nn.Linear`, `hellograd.optim.Adam`, ...
+# The building blocks of Part III, as `hellograd.nn.Linear`,
+# `hellograd.optim.Adam`, ...
 from . import nn, optim
-# The checkers of the build-it-yourself exercises, as `hellograd.testing.check_dual`, ...
+# The checkers of the build-it-yourself exercises, as
+# `hellograd.testing.check_dual`, ...
 from . import testing
 # fastest(): the chapters' timings, steady on a busy machine.
 from . import timing
 
 
 def __getattr__(name):
-    # hellograd.data is imported on first use, not here: `python -m hellograd.data` then runs
-    # it fresh (no runpy warning), and `import hellograd` does not load urllib and gzip.
+    # hellograd.data is imported on first use, not here:
+    # `python -m hellograd.data` then runs it fresh (no runpy warning), and
+    # `import hellograd` does not load urllib and gzip.
     if name == "data":
         import importlib
 
