@@ -215,9 +215,9 @@ class Tensor:
                     doc='The number of elements (chapter "From scalars to '
                         'tensors").')
     is_leaf = property(lambda self: not self._parents,
-                       doc='True for a tensor no recorded operation made: '
-                           'an input or a constant '
-                           '(chapter "Topological sort").')
+                       doc='True for a tensor that no recorded operation '
+                           'made (an input or a constant; chapter '
+                           '"Topological sort").')
 
     def item(self):
         """The value of a one-element tensor as a Python number (chapter
@@ -624,8 +624,8 @@ class Tensor:
 
     @property
     def T(self):
-        """All axes reversed: for a 2-D tensor, the matrix transpose
-        (chapter "From scalars to tensors")."""
+        """All axes reversed, which for a 2-D tensor is the matrix
+        transpose (chapter "From scalars to tensors")."""
         return self.transpose()
 
     @property

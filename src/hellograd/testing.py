@@ -10,19 +10,17 @@ mistakes. When all pass it prints one line, such as
 :class:`CheckFailed`, naming the case and saying what it expected, what your
 code gave, and, when the mistake is a common one, what probably went wrong.
 
-======================================
-========================================== chapter checker
-======================================
-========================================== Gradient descent
-:func:`check_gradient_descent` Three ways to differentiate
-:func:`check_central_difference` The chain rule, and forward mode
-:func:`check_dual` Building the graph :func:`check_scalar_engine`
-Topological sort :func:`check_topological_sort` From scalars to tensors
-:func:`check_op` When autodiff fails: custom gradients
-:func:`check_custom_gradient` Derivatives of derivatives :func:`check_hvp`
-Learning from data :func:`check_linear`, :func:`check_sgd_momentum`
-======================================
-==========================================
+The checker of each chapter:
+
+- Gradient descent: :func:`check_gradient_descent`
+- Three ways to differentiate: :func:`check_central_difference`
+- The chain rule, and forward mode: :func:`check_dual`
+- Building the graph: :func:`check_scalar_engine`
+- Topological sort: :func:`check_topological_sort`
+- From scalars to tensors: :func:`check_op`
+- When autodiff fails: custom gradients: :func:`check_custom_gradient`
+- Derivatives of derivatives: :func:`check_hvp`
+- Learning from data: :func:`check_linear`, :func:`check_sgd_momentum`
 
 A scaffold that is still unwritten (its body raises ``NotImplementedError``
 before any case has passed) is not a failure: the checker says so in one
