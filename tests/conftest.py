@@ -1,3 +1,7 @@
+import contextlib
+import functools
+import http.server
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +33,29 @@ def pytest_ignore_collect(collection_path, config):
     if any(path == target or target in path.parents for path in asked):
         return None
     return True
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def _serving(directory):
+    """Serve ``directory`` on http://127.0.0.1:PORT/ (a free port) inside the ``with``
+    block: tests reach files over HTTP without leaving the machine."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def serve_directory():
+    """``with serve_directory(folder) as url:`` serves a folder on 127.0.0.1."""
+    return _serving

@@ -23,14 +23,11 @@ notebooks whose names start with one of those prefixes.
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -70,13 +67,8 @@ def _run(args, what, **kwargs):
     return done
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
-def mnist_mirror(tmp_path_factory):
+def mnist_mirror(tmp_path_factory, serve_directory):
     """A base URL on 127.0.0.1 serving the four `<name>.gz` files, the layout of a mirror."""
     source = Path(os.environ.get("MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
     if not all((source / f"{n}.gz").is_file() or (source / n).is_file() for n in MNIST_FILES):
@@ -91,15 +83,8 @@ def mnist_mirror(tmp_path_factory):
             else:
                 with gzip.open(served / f"{name}.gz", "wb", compresslevel=1) as out:
                     out.write((source / name).read_bytes())
-    handler = functools.partial(_QuietHandler, directory=str(served))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_directory(served) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

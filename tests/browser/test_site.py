@@ -43,14 +43,11 @@ caught by the log without any traffic leaving.
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -123,23 +120,11 @@ def _pages():
 PAGES = _pages()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
-def server():
+def server(serve_directory):
     """The site on http://127.0.0.1:PORT/, for as long as this module's tests run."""
-    handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_directory(SITE_DIR) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
