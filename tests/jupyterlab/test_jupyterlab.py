@@ -182,6 +182,10 @@ def browser():
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
     driver.set_page_load_timeout(START_SECONDS)
     driver.set_script_timeout(RENDER_SECONDS)
+    # Selenium's own HTTP client gives up on the driver after 120 s by default: less than a
+    # script may wait for a notebook to render on a busy machine, which then failed as a
+    # read timeout instead of the test's own message.
+    driver.command_executor.client_config.timeout = RENDER_SECONDS + START_SECONDS
     shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
     try:
         yield driver
