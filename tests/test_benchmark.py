@@ -52,10 +52,7 @@ def test_recorded_results_are_complete():
 @pytest.mark.parametrize("framework", ["numpy", "hellograd"])
 def test_a_worker_reports_its_figures(bench, framework, measure_memory, monkeypatch):
     """Two epochs on 600 random images: the figures one run of `make bench` reports."""
-    rng = np.random.default_rng(1)
-    data = (rng.standard_normal((600, 784)).astype(np.float32), rng.integers(0, 10, 600),
-            rng.standard_normal((200, 784)).astype(np.float32), rng.integers(0, 10, 200))
-    monkeypatch.setattr(bench, "load_data", lambda: data)
+    monkeypatch.setattr(bench, "load_data", tiny_data)
     result = bench.worker(framework, epochs=2, measure_memory=measure_memory, threads=1)
     assert result["framework"] == framework and result["seconds"] > 0
     assert len(result["epoch_seconds"]) == len(result["test_accuracy"]) == 2
@@ -104,12 +101,82 @@ def test_readme_quotes_the_recorded_figures(bench):
 
 
 def test_summary_of_a_record(bench):
-    run = lambda seconds: {"seconds": seconds}  # noqa: E731
-    record = {"epochs": 2, "timed": {"numpy": [run(10.0), run(12.0), run(11.0)],
-                                     "hellograd": [run(12.0), run(13.0), run(15.0)]},
+    def run(*epochs):
+        return {"seconds": sum(epochs), "epoch_seconds": list(epochs)}
+
+    record = {"epochs": 2, "timed": {"numpy": [run(5.0, 5.0), run(6.0, 6.0), run(4.0, 7.0)],
+                                     "hellograd": [run(6.0, 6.0), run(6.5, 6.5), run(8.0, 7.0)],
+                                     "jax": [run(9.0, 3.0), run(9.0, 3.0), run(9.0, 3.0)]},
               "memory": {"numpy": {"peak_bytes": 4e6}, "hellograd": {"peak_bytes": 3e6}}}
     figures = bench.summarize(record)
-    assert figures["best"] == {"numpy": 10.0, "hellograd": 12.0}
-    assert figures["median"] == {"numpy": 11.0, "hellograd": 13.0}
+    assert figures["best"] == {"numpy": 10.0, "hellograd": 12.0, "jax": 12.0}
+    assert figures["median"] == {"numpy": 11.0, "hellograd": 13.0, "jax": 12.0}
     assert figures["steps"] == 2 * 469 and figures["over_numpy"] == 1.2 and figures["over_torch"] is None
+    assert figures["over"] == {"numpy": 1.2, "jax": 1.0} and figures["over_jax"] == 1.0
+    # epoch by epoch: 6/5, 6/5, 6.5/6, 6.5/6, 8/4, 7/7 -> the median of 1.2, 1.2, 1.083, 1.083, 2, 1
+    assert figures["epoch_over"]["numpy"] == pytest.approx((1.2 + 13 / 12) / 2)
+    assert figures["epoch_over"]["jax"] == pytest.approx(np.median([6 / 9, 6 / 3, 6.5 / 9, 6.5 / 3, 8 / 9, 7 / 3]))
     assert figures["extra_per_step"] == pytest.approx(2.0 / 938) and figures["memory_ratio"] == 0.75
+
+
+def tiny_data():
+    rng = np.random.default_rng(1)
+    return (rng.standard_normal((600, 784)).astype(np.float32), rng.integers(0, 10, 600),
+            rng.standard_normal((200, 784)).astype(np.float32), rng.integers(0, 10, 200))
+
+
+def test_a_served_run_works_when_told(bench, monkeypatch):
+    """--serve: one line of JSON for each command; the result is a whole run's."""
+    import io
+
+    monkeypatch.setattr(bench, "load_data", tiny_data)
+    replies = io.StringIO()
+    bench.serve("hellograd", 2, 1, io.StringIO("start\nepoch\nepoch\nresult\n"), replies)
+    start, first, second, result = map(json.loads, replies.getvalue().splitlines())
+    assert result["epoch_seconds"] == [first["seconds"], second["seconds"]]
+    assert result["seconds"] == pytest.approx(start["seconds"] + first["seconds"] + second["seconds"])
+    assert len(result["test_accuracy"]) == 2
+    with pytest.raises(ValueError, match="unknown command 'go'"):
+        bench.serve("numpy", 1, 1, io.StringIO("go\n"), io.StringIO())
+
+
+def test_the_runs_of_a_round_take_turns(bench, monkeypatch):
+    """Every framework builds its model, then each trains epoch 1, then epoch 2...;
+    whoever goes first changes from one turn to the next."""
+    asked = []
+
+    class FakeTurns:
+        def __init__(self, framework, epochs, threads):
+            self.framework = framework
+
+        def ask(self, command):
+            asked.append((self.framework, command))
+            return {"framework": self.framework}
+
+        def close(self):
+            asked.append((self.framework, "closed"))
+
+    monkeypatch.setattr(bench, "Turns", FakeTurns)
+    results = bench.timed_round(["numpy", "hellograd", "jax"], epochs=2, threads=1)
+    assert results == {f: {"framework": f} for f in ("numpy", "hellograd", "jax")}
+    commands = [command for _, command in asked]
+    assert commands == ["start"] * 3 + ["epoch"] * 6 + ["result"] * 3 + ["closed"] * 3
+    firsts = [asked[i][0] for i in (0, 3, 6)]
+    assert firsts == ["numpy", "hellograd", "jax"]  # the order rotates
+    for turn in range(3):
+        assert {f for f, _ in asked[3 * turn:3 * turn + 3]} == {"numpy", "hellograd", "jax"}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_jax_computes_what_hellograd_does(bench, rng):
+    """The JAX trainer's first step: the same loss, and after it the same weights."""
+    x = rng.standard_normal((32, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=32)
+    jax_trainer = bench.JaxTrainer(np.random.default_rng(0))
+    engine = bench.HellogradTrainer(np.random.default_rng(0))
+    assert jax_trainer.step(x, y, 1e-3) == pytest.approx(engine.step(x, y, 1e-3), rel=1e-5)
+    # Adam's first step moves each weight by about lr = 1e-3: the same within 5% of it
+    # (where a gradient is near 0, float32 rounding decides its sign).
+    for p, q in zip(jax_trainer.params, engine.model.parameters()):
+        np.testing.assert_allclose(np.asarray(p), q.data, rtol=0, atol=5e-5)
+    np.testing.assert_array_equal(jax_trainer.predict(x), engine.predict(x))
