@@ -149,7 +149,7 @@ figures: install ## redraw the intro's figures
 # Speed and memory of the MNIST training: hellograd, NumPy by hand, and PyTorch if installed
 # (about 3 minutes; run it on a quiet machine). The figures quoted in README.md and in the
 # appendix page book/benchmarks are the ones recorded in benchmarks/results/mnist_mlp.json.
-bench: install ## time the MNIST training (about 3 minutes)
+bench: install ## time the MNIST training (about 5 minutes)
 	$(PYTHON) benchmarks/mnist_mlp.py --json benchmarks/results/mnist_mlp.json
 
 lab: install ## JupyterLab on book/ (flags: LAB_FLAGS="--port 8899 --no-browser")
