@@ -43,6 +43,7 @@ caught by the log without any traffic leaving.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -127,39 +128,58 @@ def server(serve_directory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def chromium_driver(what, profile_prefix, skip_or_fail, screenshots, window_size=None,
+                    logs=False):
+    """Headless Chromium under Selenium, with the flags this machine needs (CHROMIUM_FLAGS)
+    and a new empty profile, quit and its profile removed on leaving. The JupyterLab test
+    starts its browser here too. ``what`` names the test in the message given to
+    ``skip_or_fail`` when Chromium, its driver or Selenium is missing; ``screenshots`` is
+    the folder for this run's screenshots, emptied first (a page removed from the book
+    leaves no stale picture); ``window_size`` ("1280,1000") replaces the flags' own;
+    ``logs`` keeps the console and network logs."""
     chromium = _find("CHROMIUM", "chromium", "chromium-browser")
     driver_path = _find("CHROMEDRIVER", "chromedriver")
     if chromium is None or driver_path is None:
-        _skip_or_fail("Chromium not found: install Debian's `chromium` and `chromium-driver` "
-                      "(apt-get install chromium chromium-driver) to run the browser test")
+        skip_or_fail("Chromium not found: install Debian's `chromium` and `chromium-driver` "
+                     f"(apt-get install chromium chromium-driver) to run the {what}")
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        _skip_or_fail("selenium is not installed (it is in requirements.txt: `make install`)")
+        skip_or_fail("selenium is not installed (it is in requirements.txt: `make install`)")
 
     # Selenium Manager would look for (and download) a driver and report usage; we give the
     # driver's path, and make sure it stays quiet anyway.
     os.environ["SE_AVOID_STATS"] = "true"
-    profile = tempfile.mkdtemp(prefix="hello-autodiff-chromium-")
+    profile = tempfile.mkdtemp(prefix=profile_prefix)
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+    flags = CHROMIUM_FLAGS
+    if window_size is not None:
+        flags = [f for f in flags if not f.startswith("--window-size")]
+        flags += [f"--window-size={window_size}"]
+    for flag in flags + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    if logs:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    driver.set_page_load_timeout(PAGE_LOAD_SECONDS)
-    driver.set_script_timeout(MATHJAX_SECONDS)
-    driver.get("about:blank")         # leave the new-tab page before the logs are read
-    # Screenshots of this run only: a page removed from the book leaves no stale picture.
-    shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
+    shutil.rmtree(screenshots, ignore_errors=True)
     try:
         yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium_driver("browser test", "hello-autodiff-chromium-", _skip_or_fail,
+                         SCREENSHOT_DIR, logs=True) as driver:
+        driver.set_page_load_timeout(PAGE_LOAD_SECONDS)
+        driver.set_script_timeout(MATHJAX_SECONDS)
+        driver.get("about:blank")         # leave the new-tab page before the logs are read
+        yield driver
 
 
 def test_site_was_built():

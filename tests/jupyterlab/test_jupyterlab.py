@@ -30,7 +30,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -162,36 +161,15 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = SITE._find("CHROMIUM", "chromium", "chromium-browser")
-    driver_path = SITE._find("CHROMEDRIVER", "chromedriver")
-    if chromium is None or driver_path is None:
-        _skip_or_fail("Chromium not found: install Debian's `chromium` and `chromium-driver` "
-                      "(apt-get install chromium chromium-driver) to run the JupyterLab test")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _skip_or_fail("selenium is not installed (it is in requirements.txt: `make install`)")
-    os.environ["SE_AVOID_STATS"] = "true"
-    profile = tempfile.mkdtemp(prefix="hello-autodiff-lab-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    flags = [f for f in SITE.CHROMIUM_FLAGS if not f.startswith("--window-size")]
-    for flag in flags + ["--window-size=1280,1000", f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    driver.set_page_load_timeout(START_SECONDS)
-    driver.set_script_timeout(RENDER_SECONDS)
-    # Selenium's own HTTP client gives up on the driver after 120 s by default: less than a
-    # script may wait for a notebook to render on a busy machine, which then failed as a
-    # read timeout instead of the test's own message.
-    driver.command_executor.client_config.timeout = RENDER_SECONDS + START_SECONDS
-    shutil.rmtree(SCREENSHOT_DIR, ignore_errors=True)
-    try:
+    with SITE.chromium_driver("JupyterLab test", "hello-autodiff-lab-chromium-", _skip_or_fail,
+                              SCREENSHOT_DIR, window_size="1280,1000") as driver:
+        driver.set_page_load_timeout(START_SECONDS)
+        driver.set_script_timeout(RENDER_SECONDS)
+        # Selenium's own HTTP client gives up on the driver after 120 s by default: less than
+        # a script may wait for a notebook to render on a busy machine, which then failed as
+        # a read timeout instead of the test's own message.
+        driver.command_executor.client_config.timeout = RENDER_SECONDS + START_SECONDS
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
