@@ -146,9 +146,11 @@ lab-browser: install ## open every chapter in JupyterLab in headless Chromium
 figures: install ## redraw the intro's figures
 	$(PYTHON) book/figures/make_intro_figures.py
 
-# Speed and memory of the MNIST training: hellograd, NumPy by hand, and PyTorch if installed
-# (about 3 minutes; run it on a quiet machine). The figures quoted in README.md and in the
-# appendix page book/benchmarks are the ones recorded in benchmarks/results/mnist_mlp.json.
+# Speed and memory of the MNIST training: hellograd, NumPy by hand, JAX with the step jitted,
+# and PyTorch if installed (about 5 minutes; run it on a quiet machine: the runs take turns
+# epoch by epoch, but Python code still slows more than BLAS when the machine is shared). The
+# figures quoted in README.md and in the appendix page book/benchmarks are the ones recorded
+# in benchmarks/results/mnist_mlp.json.
 bench: install ## time the MNIST training (about 5 minutes)
 	$(PYTHON) benchmarks/mnist_mlp.py --json benchmarks/results/mnist_mlp.json
 
