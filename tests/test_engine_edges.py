@@ -10,7 +10,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from hellograd import AnomalyError, Tensor, detect_anomaly, grad, gradcheck, nn, optim
+from hellograd import (AnomalyError, Tensor, detect_anomaly, grad, gradcheck, maximum,
+                       minimum, nn, optim)
 from hellograd import anomaly, autograd
 from hellograd.tensor import AxisError
 
@@ -418,3 +419,109 @@ def test_python_number_protocols_work_as_on_numpy_arrays():
     abs(x).sum().backward()
     np.testing.assert_array_equal(x.grad, [-1.0, 1.0])
     assert +x is x and int(Tensor(2.7)) == 2 and float(Tensor(2.5)) == 2.5
+
+
+# ----- found by a differential fuzzer against PyTorch (200,000 random programs) -------------
+
+@pytest.mark.parametrize("flat_then_sqrt, x, expected", [
+    (lambda x: x.relu().sqrt(), [-1.0, 4.0], [0.0, 0.25]),
+    (lambda x: maximum(x, 0.0).sqrt(), [-1.0, 4.0], [0.0, 0.25]),
+    (lambda x: (-minimum(x, 0.0)).sqrt(), [-4.0, 1.0], [-0.25, 0.0]),
+    (lambda x: (x ** 0 - 1).sqrt(), [0.0, 2.0], [0.0, 0.0]),
+])
+def test_an_infinite_gradient_stops_where_the_op_is_flat(flat_then_sqrt, x, expected):
+    """sqrt'(0) = inf arrives where relu/maximum/minimum/x**0 do not move with x: the
+    gradient there is 0, not 0 * inf = NaN (PyTorch's answer too). backward() runs the
+    rules' NumPy form; the second-derivative test below runs their Tensor form."""
+    x = Tensor(x, requires_grad=True)
+    flat_then_sqrt(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_an_infinite_gradient_stops_where_the_exponent_does_not_matter():
+    n = Tensor([1.0, 2.0], requires_grad=True)
+    (Tensor([0.0, 0.0]) ** n).sqrt().sum().backward()  # 0 ** n = 0 for every n > 0
+    np.testing.assert_array_equal(n.grad, [0.0, 0.0])
+
+
+def test_an_infinite_gradient_stops_at_relu_in_second_derivatives():
+    x = Tensor([-1.0, 4.0], requires_grad=True)
+    g = grad((x.relu() ** 1.5).sum(), x, create_graph=True)
+    np.testing.assert_allclose(grad(g.sum(), x).data, [0.0, 0.375])
+    g = grad(x.relu().sqrt().sum(), x, create_graph=True)  # relu's Tensor rule
+    np.testing.assert_array_equal(g.data, [0.0, 0.25])
+
+
+def test_second_derivatives_of_pow_where_the_exponent_is_zero():
+    """d2(a**b)/da db = a**(b-1) (1 + b log a) = 1/a at b = 0, both ways round."""
+    a, b = Tensor(2.0, requires_grad=True), Tensor(0.0, requires_grad=True)
+    ga, gb = grad(a ** b, [a, b], create_graph=True)
+    assert grad(ga, b).item() == pytest.approx(0.5)
+    assert grad(gb, a).item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("dtype, x, rtol", [
+    (np.float64, -40.0, 1e-14), (np.float64, -700.0, 1e-13), (np.float64, 30.0, 1e-15),
+    (np.float32, -20.0, 1e-6), (np.float32, -80.0, 1e-6), (np.float32, 5.0, 1e-6),
+])
+def test_sigmoid_keeps_its_digits_far_below_zero(dtype, x, rtol):
+    value = Tensor(np.array([x], dtype=dtype)).sigmoid()
+    exact = 1 / (1 + np.exp(-np.float64(x)))
+    assert value.dtype == dtype
+    np.testing.assert_allclose(value.data, [exact], rtol=rtol)
+
+
+def test_log_of_a_tiny_sigmoid_is_finite():
+    x = Tensor([-40.0], requires_grad=True)
+    y = x.sigmoid().log()
+    y.sum().backward()
+    np.testing.assert_allclose(y.data, [-40.0], rtol=1e-12)
+    np.testing.assert_allclose(x.grad, [1.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((0, 3), None), ((3, 0), 1),
+                                         ((0, 3), -1), ((2, 0, 3), (0, 1))])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_an_empty_tensor_is_empty(shape, axis, op):
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    y = getattr(x, op)(axis=axis)
+    assert y.shape == shape
+    y.sum().backward()
+    assert x.grad.shape == shape
+
+
+def test_a_parameter_made_from_a_tensor_is_a_copy():
+    t = Tensor([1.0, 2.0])
+    p = Tensor(t, requires_grad=True)
+    p.data -= 10
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])
+    assert Tensor(t).data is t.data  # a constant may share it
+
+
+def test_an_accumulated_0d_gradient_stays_an_array():
+    x = Tensor(3.0, requires_grad=True)
+    (x * x).backward()
+    (x * x).backward()
+    assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad == 12.0
+
+
+@pytest.mark.parametrize("axis", [True, False, np.True_, 1.0, "0", (0, 1.0), (True,)])
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "var", "std", "logsumexp",
+                                "softmax", "log_softmax"])
+def test_an_axis_that_is_not_an_integer_is_refused(op, axis):
+    """A bool is an int to Python, and NumPy used to read True as 1: refused, naming the op."""
+    x = Tensor(np.ones((2, 3)))
+    name = "log_softmax" if op == "softmax" else op
+    with pytest.raises(TypeError, match=f"{name}: axis must be an integer"):
+        getattr(x, op)(axis=axis)
+
+
+def test_max_of_an_empty_axis_says_so():
+    with pytest.raises(ValueError, match=r"max: an empty axis has no maximum \(shape \(0, 3\)"):
+        Tensor(np.zeros((0, 3))).max()
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_names_itself_for_an_axis_out_of_range(op):
+    with pytest.raises(AxisError, match="log_softmax: axis 2 is out of bounds"):
+        getattr(Tensor(np.ones((2, 3))), op)(axis=2)

@@ -310,7 +310,8 @@ def backward(y, grad=None, retain_graph=False):
             return
         if node.grad is not None:
             # a new array: whoever holds the old one keeps it
-            node.grad = node.grad + g.data
+            # (np.asarray: the sum of two 0-d arrays is a NumPy scalar)
+            node.grad = np.asarray(node.grad + g.data)
             return
         array = g.data
         # Shared, or a view of another array (a broadcast view is also

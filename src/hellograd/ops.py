@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .tensor import Tensor, _normalize_axes, make_op
+from .tensor import Tensor, _normalize_axes, _zero_where, make_op
 
 try:
     from numpy.exceptions import AxisError  # NumPy >= 1.25
@@ -150,10 +150,16 @@ def _pick(op, choose, loses, a, b):
         return Tensor(np.where(lost, 0, tie).astype(a.dtype))
 
     # The shares are constants (a kink has no curvature), so a second
-    # derivative sees only g.
+    # derivative sees only g. Where an input lost, the output does not
+    # move with it: 0 even if g is inf there.
+    def rule(x, y):
+        def backward(g, out):
+            lost = loses(x.data, y.data)
+            return _zero_where(g * share(lost), g, lost)
+        return backward
+
     return make_op(op, choose(a.data, b.data), (a, b),
-                   (lambda g, out: g * share(loses(a.data, b.data)),
-                    lambda g, out: g * share(loses(b.data, a.data))))
+                   (rule(a, b), rule(b, a)))
 
 
 def concatenate(tensors, axis=0):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 
 import numpy as np
 
@@ -114,16 +113,24 @@ def _normalize_axes(axis, ndim, op="axis", scalar_axis=True):
     if axis is None:
         return tuple(range(ndim))
     # `type(axis) is int` first: isinstance against the abstract
-    # numbers.Integral is slow.
-    if type(axis) is int or isinstance(axis, numbers.Integral):
+    # numbers.Integral is slow. A bool is an int to Python, never an axis.
+    if type(axis) is int or (isinstance(axis, numbers.Integral)
+                             and not isinstance(axis, (bool, np.bool_))):
         if ndim == 0 and scalar_axis and axis in (0, -1):
             return ()
         axes = (axis,)
-    else:
+    elif isinstance(axis, (tuple, list)):
         axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an integer or a tuple of "
+                        f"integers, got {axis!r}")
     normalized = []
     for a in axes:
-        a = operator.index(a)  # a TypeError for 1.5, as in NumPy
+        if isinstance(a, (bool, np.bool_)) or not isinstance(
+                a, numbers.Integral):
+            raise TypeError(f"{op}: axis must be an integer or a tuple of "
+                            f"integers, got {axis!r}")
+        a = int(a)
         if not -ndim <= a < ndim:
             raise AxisError(a, ndim, op)
         normalized.append(a % ndim)
@@ -189,11 +196,12 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, name=None):
         self.data = _as_array(data)
-        if requires_grad and self.data is data:
+        shared = self.data is data or isinstance(data, Tensor)
+        if requires_grad and shared:
             # A parameter is updated in place (an optimizer step): it must
-            # not be the caller's own array, which would change with it.
-            # PyTorch copies too.
-            self.data = data.copy()
+            # not be the caller's own array (or another tensor's), which
+            # would change with it. PyTorch copies too.
+            self.data = self.data.copy()
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -401,17 +409,21 @@ class Tensor:
         """
         exponent = self._binary(exponent, "pow")
 
-        # n x^(n-1), with x replaced by 1 where n = 0: 0 * 1, not 0 * 0^-1
+        # n x^(n-1), with x replaced by 1 where x = n = 0: 0 * 1, not
+        # 0 * 0^-1. Where n = 0, x^n = 1 does not move with x at all.
         def base_rule(g, out):
-            zero = exponent.data == 0
+            n_zero = exponent.data == 0
+            zero = (self.data == 0) & n_zero
             base = _replace(self, zero, 1) if zero.any() else self
-            return g * exponent * base ** (exponent - 1)
+            return _zero_where(g * exponent * base ** (exponent - 1), g,
+                               n_zero)
 
-        # x^n log(x), with x replaced by 1 where x = 0 and n >= 0
+        # x^n log(x), with x replaced by 1 where x = 0 and n > 0 (0^n = 0
+        # whatever n > 0 is) or n = 0 (PyTorch's limit)
         def exponent_rule(g, out):
             zero = (self.data == 0) & (exponent.data >= 0)
             base = _replace(self, zero, 1) if zero.any() else self
-            return g * out * base.log()
+            return _zero_where(g * out * base.log(), g, zero)
 
         value = self.data ** exponent.data
         return make_op("pow", value, (self, exponent),
@@ -514,11 +526,16 @@ class Tensor:
                        (lambda g, out: g * (1 - out * out),))
 
     def sigmoid(self):
-        """1 / (1 + exp(-x)), computed as (1 + tanh(x/2)) / 2, which cannot
-        overflow (chapter "When autodiff fails: custom gradients")."""
-        # not 0.5: NumPy 1.x makes a 0-d float32 times 0.5 float64
-        half = self.data.dtype.type(0.5)
-        value = half + half * np.tanh(half * self.data)
+        """1 / (1 + exp(-x)), computed from ``e = exp(-|x|)`` as
+        ``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` below: ``exp`` never
+        overflows, and a tiny sigmoid keeps its digits (1 - something close
+        to 1 would lose them) (chapter "When autodiff fails: custom
+        gradients")."""
+        # not 1: NumPy 1.x makes 1 + a 0-d float32 float64
+        one = self.data.dtype.type(1)
+        with np.errstate(under="ignore"):  # a sigmoid below 1e-308 is 0
+            e = np.exp(-np.abs(self.data))
+            value = np.where(self.data >= 0, one / (one + e), e / (one + e))
         return make_op("sigmoid", value, (self,),
                        (lambda g, out: g * out * (1 - out),))
 
@@ -535,7 +552,7 @@ class Tensor:
         zero = self.data.dtype.type(0)
         return make_op("relu", np.maximum(self.data, zero), (self,), (
             lambda g, out: _mask(g, self.data > 0) if is_grad_enabled()
-            else _wrap(g.data * (self.data > 0)),))
+            else _wrap(_masked(g.data, self.data > 0)),))
 
     def abs(self):
         """Absolute value; its gradient at exactly 0 is taken to be 0
@@ -579,6 +596,9 @@ class Tensor:
         NaN is the maximum, as in NumPy, and takes the gradient) (chapter
         "From scalars to tensors")."""
         axes = _normalize_axes(axis, self.ndim, "max")
+        if any(self.shape[a] == 0 for a in axes):
+            raise ValueError("max: an empty axis has no maximum (shape "
+                             f"{self.shape}, axis {axis})")
         kept = _kept_shape(self.shape, axes)
         value = self.data.max(axis=axes, keepdims=True)
 
@@ -689,6 +709,10 @@ class Tensor:
         positive number, so it cannot overflow: the log-sum-exp trick
         (chapter "When autodiff fails: custom gradients").
         """
+        axis = _normalize_axes(axis, self.ndim, "log_softmax")
+        if self.data.size == 0:  # nothing to normalise: empty, as in NumPy
+            return make_op("log_softmax", self.data.copy(), (self,),
+                           (lambda g, out: g,))
         shifted = self.data - self.data.max(axis=axis, keepdims=True)
         total = np.exp(shifted).sum(axis=axis, keepdims=True)
         value = shifted - np.log(total)
@@ -711,14 +735,34 @@ def _reduced_shape(shape, axes):
 
 def _mask(g, mask):
     """``g`` where the boolean array ``mask`` is true, 0 elsewhere (relu's
-    backward rule).
-
-    Multiplying by a constant 0/1 array, without first converting the mask
-    to ``g``'s dtype (three times quicker than ``np.where``). The result is
-    linear in ``g``, so its own rule is itself.
+    backward rule). The result is linear in ``g``, so its own rule is
+    itself.
     """
-    return make_op("mask", g.data * mask, (g,),
+    return make_op("mask", _masked(g.data, mask), (g,),
                    (lambda g2, out: _mask(g2, mask),))
+
+
+def _masked(array, mask):
+    """``array`` where ``mask`` is true, 0 elsewhere, on arrays.
+
+    A product with the 0/1 mask (three times quicker than ``np.where``),
+    unless ``array`` holds an inf or a NaN: 0 * inf is NaN, yet where the
+    mask is false the output does not move, so the gradient is 0 whatever
+    arrives, as in PyTorch.
+    """
+    if np.isfinite(array).all():
+        return array * mask
+    return np.where(mask, array, array.dtype.type(0))
+
+
+def _zero_where(grad, g, flat):
+    """``grad`` (a rule's result) with 0 where ``flat``, where the
+    operation's output does not depend on the input, even if the incoming
+    gradient ``g`` is inf or NaN there, which times a local derivative of
+    0 gives NaN. Free when ``g`` is finite."""
+    if np.isfinite(g.data).all() or not flat.any():
+        return grad
+    return _replace(grad, np.broadcast_to(flat, grad.shape), 0)
 
 
 def _replace(t, mask, value):
