@@ -525,3 +525,25 @@ def test_max_of_an_empty_axis_says_so():
 def test_softmax_names_itself_for_an_axis_out_of_range(op):
     with pytest.raises(AxisError, match="log_softmax: axis 2 is out of bounds"):
         getattr(Tensor(np.ones((2, 3))), op)(axis=2)
+
+
+def test_relu_passes_the_gradient_of_a_nan_as_maximum_does():
+    """As in PyTorch: the gradient passes where relu's output is not 0."""
+    x = Tensor([np.nan, 1.0, -1.0, 0.0, -0.0], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.0, 0.0, 0.0])
+    y = Tensor([np.nan, 1.0, -1.0, 0.0, -0.0], requires_grad=True)
+    maximum(y, 0.0).sum().backward()
+    np.testing.assert_array_equal(y.grad[:3], x.grad[:3])  # at 0 maximum shares a tie
+
+
+@pytest.mark.parametrize("index, error", [((slice(None, None, 0), 1), ValueError),
+                                          ((slice(None, Tensor([3.0])), 1), TypeError)])
+def test_a_bad_index_names_the_op_and_the_shape(index, error):
+    with pytest.raises(error, match=r"getitem: .* \(tensor shape \(4, 3\)\)"):
+        Tensor(np.ones((4, 3)))[index]
+
+
+def test_matmul_of_a_0d_tensor_says_why():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(\) and \(3,\): a 0-d tensor"):
+        Tensor(2.0) @ Tensor(np.ones(3))

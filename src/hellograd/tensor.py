@@ -460,7 +460,10 @@ class Tensor:
             # two aligned matrices: the common case, checked first and
             # cheaply
             pass
-        elif not a or not b or a[-1] != (b[-2] if len(b) > 1 else b[0]):
+        elif not a or not b:
+            raise ValueError(f"matmul: shapes {a} and {b}: a 0-d tensor "
+                             "has no dimension to multiply over (use *)")
+        elif a[-1] != (b[-2] if len(b) > 1 else b[0]):
             raise ValueError(
                 f"matmul: shapes {a} and {b} are not aligned "
                 f"(the last dimension of the first must equal the "
@@ -541,7 +544,8 @@ class Tensor:
 
     def relu(self):
         """max(x, 0) elementwise; its gradient at exactly 0 is taken to be
-        0.
+        0. The gradient passes where the output is not 0: where x > 0, and
+        where x is NaN (as in PyTorch, and as :func:`hellograd.maximum`).
 
         Its rule is given twice, as ``nn.linear``'s are (chapter "Learning
         from data"): with Tensor operations when the backward pass is
@@ -551,8 +555,8 @@ class Tensor:
         # not 0: NumPy 1.x makes max(a 0-d float32, 0) float64
         zero = self.data.dtype.type(0)
         return make_op("relu", np.maximum(self.data, zero), (self,), (
-            lambda g, out: _mask(g, self.data > 0) if is_grad_enabled()
-            else _wrap(_masked(g.data, self.data > 0)),))
+            lambda g, out: _mask(g, out.data != 0) if is_grad_enabled()
+            else _wrap(_masked(g.data, out.data != 0)),))
 
     def abs(self):
         """Absolute value; its gradient at exactly 0 is taken to be 0
@@ -694,8 +698,8 @@ class Tensor:
             )
         try:
             data = self.data[index]
-        except IndexError as error:
-            raise IndexError(
+        except (IndexError, TypeError, ValueError) as error:
+            raise type(error)(
                 f"getitem: {error} (tensor shape {self.shape})") from None
         return make_op("getitem", data, (self,),
                      (lambda g, out: _scatter_add(g, index, self.shape),))
