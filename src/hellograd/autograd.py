@@ -16,6 +16,7 @@ derivatives").
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 
@@ -59,6 +60,15 @@ class _GradModeSetting:
     def __exit__(self, *exc_info):
         _state.grad_enabled = self.previous
 
+    def __call__(self, function):
+        """As a decorator (``@no_grad()``): the whole function runs in
+        this mode, as with PyTorch's."""
+        @functools.wraps(function)
+        def in_mode(*args, **kwargs):
+            with _GradModeSetting(self.enabled):
+                return function(*args, **kwargs)
+        return in_mode
+
 
 def no_grad():
     """A context manager in which operations record no graph (chapter
@@ -71,6 +81,8 @@ def no_grad():
 
     >>> with no_grad():
     ...     y = x * 2      # y.requires_grad is False
+
+    It also decorates a function: ``@no_grad()`` above ``def evaluate``.
     """
     return _GradModeSetting(False)
 

@@ -296,6 +296,9 @@ def cross_entropy(logits, labels):
         raise ValueError("cross_entropy: logits must have shape (batch, "
                          f"classes), got {logits.shape}")
     n, classes = logits.shape
+    if classes == 0:
+        raise ValueError("cross_entropy: logits of shape "
+                         f"{logits.shape} have no classes to choose from")
     if labels.shape != (n,):
         raise ValueError(
             f"cross_entropy: expected {n} labels of shape ({n},) for "
@@ -307,6 +310,12 @@ def cross_entropy(logits, labels):
                 or not np.array_equal(labels, np.round(labels))):
             raise TypeError("cross_entropy: labels must be integer class "
                             f"indices, got dtype {labels.dtype}")
+        # checked before the cast, which would wrap 1e20 around
+        if labels.size and not (labels.min() >= 0
+                                and labels.max() < classes):
+            raise ValueError(
+                f"cross_entropy: labels must lie in 0..{classes - 1}, "
+                f"got values from {labels.min()} to {labels.max()}")
         labels = labels.astype(np.intp)
     if n == 0:
         raise ValueError("cross_entropy: the batch is empty, so its mean "

@@ -113,7 +113,9 @@ class Adam(Optimizer):
     For each parameter, running averages ``m`` of the gradient and ``v`` of
     its elementwise square, corrected for starting at zero, give the step
     ``lr * m_hat / (sqrt(v_hat) + eps)``: about ``lr`` in size whatever the
-    scale of the gradient. The same formula as ``torch.optim.Adam``.
+    scale of the gradient. The same formula as ``torch.optim.Adam``, with
+    each parameter's own step count ``t`` (``updates``): a parameter that
+    gets its first gradient late is corrected as a new one.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
@@ -125,7 +127,10 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: eps must be positive, got {eps}")
         self.betas = (float(beta1), float(beta2))
         self.eps = float(eps)
-        self.steps = 0
+        self.steps = 0  # calls of step()
+        # Each parameter's own count of updates, its t: one that had no
+        # gradient for a while is corrected as new, as in PyTorch.
+        self.updates = [0] * len(self.params)
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
         self._scratch = [np.empty_like(p.data) for p in self.params]
@@ -135,16 +140,19 @@ class Adam(Optimizer):
         nothing (chapter "Learning from data")."""
         beta1, beta2 = self.betas
         self.steps += 1
-        # The bias corrections, folded into two scalars (Python floats:
-        # float32 stays float32).
-        step_size = float(self.lr) / (1.0 - beta1 ** self.steps)
-        inv_sqrt_correction = 1.0 / math.sqrt(1.0 - beta2 ** self.steps)
-        for p, m, v, s in zip(self.params, self.m, self.v, self._scratch):
+        for i, (p, m, v, s) in enumerate(
+                zip(self.params, self.m, self.v, self._scratch)):
             g = p.grad
             if g is None:
                 continue
             if g.shape != p.data.shape:
                 raise self._wrong_shape(p)
+            self.updates[i] += 1
+            t = self.updates[i]
+            # The bias corrections, folded into two scalars (Python
+            # floats: float32 stays float32).
+            step_size = float(self.lr) / (1.0 - beta1 ** t)
+            inv_sqrt_correction = 1.0 / math.sqrt(1.0 - beta2 ** t)
             m *= beta1  # m = beta1 m + (1 - beta1) g
             m += np.multiply(g, 1.0 - beta1, out=s)
             v *= beta2  # v = beta2 v + (1 - beta2) g^2

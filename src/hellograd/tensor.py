@@ -409,11 +409,14 @@ class Tensor:
         """
         exponent = self._binary(exponent, "pow")
 
-        # n x^(n-1), with x replaced by 1 where x = n = 0: 0 * 1, not
-        # 0 * 0^-1. Where n = 0, x^n = 1 does not move with x at all.
+        # n x^(n-1), with x replaced by 1 where n = 0: the term is 0 there,
+        # and x^-1 would be inf at x = 0 (or 1e-310), making 0 * inf = NaN.
+        # For an exponent that requires grad, only where x = 0 too: d/dn of
+        # n x^(n-1) is x^-1, not 0.
         def base_rule(g, out):
             n_zero = exponent.data == 0
-            zero = (self.data == 0) & n_zero
+            zero = n_zero & (self.data == 0 if exponent.requires_grad
+                             else True)
             base = _replace(self, zero, 1) if zero.any() else self
             return _zero_where(g * exponent * base ** (exponent - 1), g,
                                n_zero)
@@ -729,6 +732,7 @@ class Tensor:
     def softmax(self, axis=-1):
         """exp(x) / sum(exp(x)) along ``axis``, through the stable
         :meth:`log_softmax` (chapter "Learning from data")."""
+        axis = _normalize_axes(axis, self.ndim, "softmax")
         return self.log_softmax(axis=axis).exp()
 
 
