@@ -484,9 +484,8 @@ def summarize(record):
     """The figures quoted from a record (what ``--json`` writes), as a dict.
 
     ``best`` and ``median``: seconds per framework (the fastest and the median run);
-    ``over``: for each other framework, hellograd's fastest run divided by its
-    fastest (``over_numpy``, ``over_torch`` and ``over_jax`` say the same, ``None``
-    when that framework did not run); ``epoch_over``: for each other framework, the
+    ``over``: for each other framework that ran, hellograd's fastest run divided by
+    its fastest; ``epoch_over``: for each other framework, the
     median over all epochs of hellograd's epoch time over that framework's epoch
     time in the same round (the epochs took turns, so each pair of epochs saw the
     machine alike); ``steps``: training steps per run; ``extra_per_step``: the
@@ -506,7 +505,6 @@ def summarize(record):
         epoch_over[f] = float(np.median(ratios)) if ratios else None
     return {
         "best": best, "median": median, "steps": steps, "over": over, "epoch_over": epoch_over,
-        **{f"over_{f}": over.get(f) for f in ("numpy", "torch", "jax")},
         "extra_per_step": (best["hellograd"] - best["numpy"]) / steps if "numpy" in over else None,
         "memory_ratio": (memory["hellograd"]["peak_bytes"] / memory["numpy"]["peak_bytes"]
                          if {"hellograd", "numpy"} <= memory.keys() else None),
